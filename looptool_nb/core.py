@@ -281,6 +281,8 @@ class Config:
     warmstart_steps: int = 0
     warmstart_lr: float = 2e-3
     warmstart_batch_size: int = 16
+    warmstart_decay: float = 0.3             # fraction of warm-start steps over which the lr decays linearly to 0
+    tokenizer_vocab: int = 2048              # BPE vocabulary size of a tiny student's tokenizer
     # -- GRPO (paper: batch 128, lr 1e-6, 16 rollouts, T=1, clip 0.2/0.28, beta 0, 4096/1024, 2 epochs)
     grpo_batch_size: int = 128
     learning_rate: float = 1e-6
