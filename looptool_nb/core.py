@@ -263,6 +263,13 @@ class Config:
     history_turns: int = 5
     teacher_error_rate: float = 0.15
     assistant_votes: int = 3
+    teacher_rule_error_rate: float = 0.05   # teacher errors the rule stage catches (type slip, extra param); always dropped
+    seed_judge_recall: float = 0.5   # simulated seed judge: P(rejects a wrong label); teacher_error_rate is what survives it
+    seed_judge_specificity: float = 0.95   # simulated seed judge: P(accepts a right label)
+    value_vocab: int = 0   # values per parameter bank in the simulated world (0 = all); smaller is an easier world
+    max_params: int = 8   # most parameters of a synthesised API (difficulty knob)
+    n_domains: int = 0   # context-tree domains used (0 = all); fewer is an easier world
+    situation_weights: str = ""   # e.g. "single=3,parallel=2" (dialogue-plan weights; "" = the seed module defaults)
     # -- helper LLM (generator, judge, EDDE writer)
     helper_backend: Backend = "simulated"
     helper_model: str = ""
