@@ -1,0 +1,86 @@
+"Students: tokenizer and template facts the reward depends on, the loader's errors, the warm-start cache."
+import json
+import pytest
+import torch
+from looptool_nb.core import Config, ConfigError, tool_call_reward
+from looptool_nb.student import (TAG_TOKENS, load_student, sample_texts, toy_samples, train_tokenizer, warm_start,
+                                 warmstart_stage, chat_template)
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOPTOOL_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(sample_texts(toy_samples(32)), vocab_size=300)
+
+
+def test_tool_tags_are_one_ordinary_token_each(tok):
+    for t in TAG_TOKENS:
+        ids = tok(t)["input_ids"]
+        assert len(ids) == 1, t
+        assert tok.decode(ids, skip_special_tokens=True) == t  # not special: survives decoding for the reward
+
+
+def test_decoded_label_scores_one(tok):
+    s = toy_samples(1)[0]
+    ids = tok(s.output + "<|im_end|>")["input_ids"]
+    assert tool_call_reward(tok.decode(ids, skip_special_tokens=True), s.output) == 1.0
+
+
+def test_template_puts_tool_results_in_a_user_turn(tok):
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"},
+            {"role": "assistant", "content": "<tool_call>\n{}\n</tool_call>"},
+            {"role": "tool", "content": "R1"}, {"role": "tool", "content": "R2"}]
+    text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    assert "<|im_start|>user\n<tool_response>\nR1\n</tool_response>\n<tool_response>\nR2\n</tool_response><|im_end|>" in text
+    assert text.endswith("<|im_start|>assistant\n")
+    assert tok.chat_template == chat_template()
+
+
+@pytest.mark.parametrize("name,msg", [("tiny-2m", "unknown student"), ("gpt", "unknown student"),
+                                      ("nobody/nothing-here", "not in the local Hugging Face cache")])
+def test_unknown_students_are_one_line_config_errors(name, msg, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match=msg) as e:
+        load_student(name)
+    assert "\n" not in str(e.value)
+
+
+def test_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(ConfigError, match="no config.json"):
+        load_student(str(tmp_path))
+
+
+def test_warm_start_is_cached_by_config_and_data(cache, tmp_path):
+    cfg = Config(student="tiny-1m", warmstart_steps=2, warmstart_batch_size=2, tokenizer_vocab=300)
+    data = toy_samples(8)
+    a = warm_start(cfg, data)
+    stamp = (a / "model.safetensors").stat().st_mtime_ns
+    assert warm_start(cfg, data) == a and (a / "model.safetensors").stat().st_mtime_ns == stamp
+    b = warm_start(Config(student="tiny-1m", warmstart_steps=3, warmstart_batch_size=2, tokenizer_vocab=300), data)
+    assert b != a and str(b).startswith(str(cache))
+    assert json.loads((b / "warmstart.json").read_text())["steps"] == 3
+    model, tok = load_student(str(b))
+    assert type(model).__name__ == "Qwen3ForCausalLM" and len(tok) == model.config.vocab_size
+
+
+def test_warmstart_stage_writes_pointer(cache, tmp_path):
+    from looptool_nb.core import write_samples
+    write_samples(tmp_path / "train.jsonl", toy_samples(8))
+    cfg = Config(student="tiny-1m", warmstart_steps=1, warmstart_batch_size=2, tokenizer_vocab=300)
+    rec = warmstart_stage(cfg, tmp_path / "train.jsonl", tmp_path / "ws")
+    ptr = json.loads((tmp_path / "ws" / "pointer.json").read_text())
+    assert ptr["path"] == rec["path"]
+    model, _ = load_student(str(tmp_path / "ws"))  # through the pointer
+    assert model.config.num_hidden_layers == 4
+
+
+def test_warm_start_refuses_pretrained_students(cache):
+    with pytest.raises(ConfigError, match="tiny students"):
+        warm_start(Config(student="smollm2-135m"), toy_samples(2))
