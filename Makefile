@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test export-check nbtest pytest reproduce bench docs experiments clean
+.PHONY: install test export-check nbtest pytest reproduce bench docs chromium experiments clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ reproduce: install
 bench: install
 	$(BIN)/python -m pytest -q -m slow tests
 	@for b in bench/*.py; do [ -f "$$b" ] && { echo "== $$b"; $(BIN)/python "$$b" || exit 1; }; done; true
+
+# the docs site, offline (no Quarto): nbdev's notebook processors, then tools/build_docs.py's HTML, into _docs/
+docs: install
+	$(BIN)/python tools/build_docs.py --out _docs
+
+# headless Chromium for tests/test_docs.py (Debian package), installed only where it is missing
+chromium:
+	@if [ -x /usr/bin/chromium ]; then /usr/bin/chromium --version 2>/dev/null; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else echo "chromium is missing and cannot be installed here (needs root and apt-get)"; fi
 
 clean:
 	rm -rf _docs _proc
