@@ -246,7 +246,7 @@ def render_nb(nb: dict, md, link=lambda s: s) -> tuple[str, list]:
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
     env: dict = {}
-    parts, first_h1_skipped = [], False
+    parts, first_h1_skipped = [], bool(_frontmatter(nb).get("title"))  # nbdev already moved the title cell out
     for c in nb["cells"]:
         src = _text(c.get("source"))
         if c["cell_type"] == "raw": continue
@@ -318,6 +318,7 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} – {site}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="site.css">
 <link rel="stylesheet" href="styles.css">
 </head>
@@ -404,19 +405,26 @@ def _inline_title(md, t: str) -> str:
     return md.renderInline(t)
 
 
-def _description_from_md(nb) -> str | None:
-    "The whole `> ...` summary under the title (nbdev's frontmatter keeps only its first line)."
-    for c in nb["cells"]:
+def _title_cell(src_nb) -> tuple[str | None, str]:
+    """From the source notebook's title cell: the whole `> ...` summary (nbdev's frontmatter keeps its first line),
+    and whatever else the cell holds (nbdev drops the whole cell, so that text never reaches the docs)."""
+    for c in src_nb["cells"]:
         if c["cell_type"] != "markdown": continue
-        m = re.match(r"#\s+.+\n((?:>.*(?:\n|$))+)", _text(c["source"]).strip())
-        return " ".join(l.lstrip(">").strip() for l in m.group(1).splitlines()) if m else None
-    return None
+        s = _text(c["source"]).strip()
+        if not s.startswith("# "): return None, ""
+        m = re.match(r"#\s+.+(?:\n|$)((?:>.*(?:\n|$))*)", s)
+        desc = " ".join(l.lstrip(">").strip() for l in m.group(1).splitlines()) or None
+        return desc, s[m.end():].strip()
+    return None, ""
 
 
-def page_info(src: Path, nb: dict) -> dict:
+def page_info(src: Path, nb: dict, warn=print) -> dict:
     fm = _frontmatter(nb)
     title = str(fm.get("title") or _title_from_md(nb) or src.stem)
-    fm["description"] = _description_from_md(nb) or fm.get("description")
+    desc, rest = _title_cell(json.loads(src.read_text()))
+    fm["description"] = desc or fm.get("description")
+    if rest: warn(f"{src.name}: text after the title and summary in the first cell is dropped by nbdev: "
+                  f"start a new markdown cell for it ({rest[:60]!r}...)")
     href = fm.get("output-file") or (src.stem + ".html")
     num = re.match(r"(\d+)_", src.name)
     n = int(num.group(1)) if num else None
@@ -446,12 +454,12 @@ def build(out: Path, workers: int, timeout: int, force: bool) -> int:
         p = proc / s.name
         if not p.exists(): continue
         nb = json.loads(p.read_text())
-        pages.append(page_info(s, nb) | {"nb": nb})
-    reports = sorted(ROOT.glob("results/*/report.md")) + sorted(ROOT.glob("results/README.md"))
+        pages.append(page_info(s, nb, warnings.append) | {"nb": nb})
+    reports = sorted(ROOT.glob("results/*/report.md"))
     for r in reports:
         text = r.read_text()
         m = re.search(r"^#\s+(.+)$", text, re.M)
-        name = r.parent.name if r.name == "report.md" else "results"
+        name = r.parent.name
         pages.append(dict(src=r, title=m.group(1).strip() if m else f"Results: {name}", description="",
                           href=f"results-{slugify(name)}.html", num="", section="Results", md=text))
     hrefs = [p["href"] for p in pages]
