@@ -305,6 +305,9 @@ class Config:
     max_steps_per_iteration: int = -1
     partial_credit_reward: bool = False
     use_vllm: bool = False
+    grpo_micro_batch_size: int = 0           # completions per device per forward pass (0 = its whole share of the step)
+    vllm_tensor_parallel_size: int = 1       # GPUs per vLLM rollout engine (colocated with training)
+    vllm_gpu_memory_utilization: float = 0.3 # share of each GPU that the colocated vLLM engine may take
     # -- GCP / JGLV / EDDE / composition
     probe_batch_size: int = 32
     edde_k: int = 4
