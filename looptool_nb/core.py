@@ -270,6 +270,8 @@ class Config:
     max_params: int = 8   # most parameters of a synthesised API (difficulty knob)
     n_domains: int = 0   # context-tree domains used (0 = all); fewer is an easier world
     situation_weights: str = ""   # e.g. "single=3,parallel=2" (dialogue-plan weights; "" = the seed module defaults)
+    api_writer: Literal["auto", "program", "llm"] = "auto"   # who writes the APIs (auto: llm when world=llm, else program)
+    max_assistant_turns: int = 4   # LLM world: most assistant turns per simulated dialogue
     # -- helper LLM (generator, judge, EDDE writer)
     helper_backend: Backend = "simulated"
     helper_model: str = ""
