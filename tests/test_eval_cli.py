@@ -1,0 +1,55 @@
+"""`looptool eval` end to end with a real (tiny, untrained) student: BFCL and the synthetic held-out split write their
+result files; bad input is a one-line error with exit status 2."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+from looptool_nb.core import Sample, build_instruction, make_call, make_tool, render_calls, write_samples
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def looptool(*args, timeout=600):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "BFCL_PROJECT_ROOT": os.environ.get("BFCL_PROJECT_ROOT", "/tmp/looptool-bfcl")}
+    return subprocess.run([sys.executable, "-c", "import sys; from looptool_nb.cli import main; sys.exit(main())", *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
+
+
+def heldout(run: Path) -> list[Sample]:
+    tool = make_tool("get_weather", "Weather of a city.", {"city": {"type": "string"}}, ["city"])
+    sys_msg = {"role": "system", "content": build_instruction([tool], "2024-05-01")}
+    rows = []
+    for i, (sit, out) in enumerate([("single", render_calls([make_call("get_weather", {"city": "Oslo"})])),
+                                    ("parallel", render_calls([make_call("get_weather", {"city": "Oslo"}), make_call("get_weather", {"city": "Lima"})])),
+                                    ("missing_param", "Which city?"), ("irrelevance", "I cannot book flights.")]):
+        rows.append(Sample(f"t{i}", [sys_msg, {"role": "user", "content": f"request {i}"}], [tool], out, {"situation": sit, "truth": out}))
+    write_samples(run/"seed"/"test.jsonl", rows)
+    return rows
+
+
+def test_eval_synthetic_and_bfcl_with_a_tiny_student(tmp_path):
+    run = tmp_path/"run"; heldout(run)
+    r = looptool("eval", "--model", "tiny-1m", "--bench", "synthetic", "--data-dir", str(run), "--out", str(run/"iter_0"),
+                 "--max-new-tokens", "8")
+    assert r.returncode == 0, r.stderr[-2000:]
+    ev = json.loads((run/"iter_0"/"eval.json").read_text())
+    assert ev["n"] == 4 and set(ev["per_situation"]) == {"single", "parallel", "missing_param", "irrelevance"}
+    assert len(json.loads((run/"iter_0"/"eval_items.json").read_text())) == 4
+    r = looptool("eval", "--model", "tiny-1m", "--bench", "bfcl", "--categories", "simple", "live_irrelevance", "--limit", "2",
+                 "--out", str(run/"iter_0"), "--max-new-tokens", "8")
+    assert r.returncode == 0, r.stderr[-2000:]
+    b = json.loads((run/"iter_0"/"bfcl.json").read_text())
+    assert {c: v["total_count"] for c, v in b["categories"].items()} == {"simple": 2, "live_irrelevance": 2}
+    assert "simple" in r.stdout and "overall" in r.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--bench", "bfcl", "--categories", "simpel"], "unknown BFCL categories"),
+    (["--bench", "synthetic", "--data-dir", "/nonexistent"], "no held-out split"),
+    (["--bench", "synthetic"], "needs --data-dir"),
+    (["--bench", "bfcl", "--limit", "-1"], "--limit must be >= 0"),
+    (["--bench", "acebench", "--categories", "agent"], "not implemented"),
+])
+def test_bad_input_is_one_line(args, msg):
+    r = looptool("eval", "--model", "tiny-1m", *args, timeout=120)
+    assert r.returncode == 2, r.stderr[-1000:]
+    assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
