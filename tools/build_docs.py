@@ -45,6 +45,11 @@ IMPORT_HINT = """
  `nbdev-docs` too. Fix: put the import in a cell of its own; `python tools/split_import_cells.py NOTEBOOK` does it.)"""
 
 
+MAIN_HINT = """
+(nbdev runs the exported cells with __name__ == "__main__" while rendering docs, so an `if __name__ == "__main__":`
+ guard in a notebook fires there: keep that guard out of notebooks; console scripts go through looptool_nb.cli.)"""
+
+
 def notebooks(nbs: Path) -> list[Path]:
     "The notebooks nbdev would render, in loop order (index first, then by file name)."
     from nbdev.doclinks import nbglob
@@ -79,7 +84,8 @@ def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: 
         if r.returncode != 0:
             tail = (r.stderr or r.stdout).strip().splitlines()
             msg = "\n".join(tail[-15:])
-            if "Error in notebook" in msg: msg += IMPORT_HINT
+            if "SystemExit" in msg: msg += MAIN_HINT
+            elif "Error in notebook" in msg: msg += IMPORT_HINT
             return src, msg, time.time() - t
         return src, None, time.time() - t
 
@@ -159,6 +165,7 @@ def _linker(lib_path: Path):
             doc = v[0] if isinstance(v, (tuple, list)) else v
             syms[full] = doc
             short.setdefault(full[len(mod) + 1:], set()).add(doc)
+            short.setdefault(mod.split(".")[-1] + "." + full[len(mod) + 1:], set()).add(doc)  # core.calls_match
     syms.update({k: next(iter(v)) for k, v in short.items() if len(v) == 1 and k not in syms})
     rx = re.compile(r"(?<![\[\w`])`([A-Za-z_][\w.]*)(\(\))?`(?!\]\()")
 
@@ -520,7 +527,7 @@ def build(out: Path, workers: int, timeout: int, force: bool) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="_docs", help="output folder (default _docs)")
-    ap.add_argument("--workers", type=int, default=2, help="notebooks processed at once (default 2)")
+    ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="notebooks processed at once (default: CPUs, at most 4)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds allowed to process one notebook")
     ap.add_argument("--force", action="store_true", help="reprocess every notebook, ignoring _proc/")
     ap.add_argument("--proc-one", nargs=2, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
