@@ -53,3 +53,18 @@ def test_bad_input_is_one_line(args, msg):
     r = looptool("eval", "--model", "tiny-1m", *args, timeout=120)
     assert r.returncode == 2, r.stderr[-1000:]
     assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_loop_evaluation_stage_reads_the_run_folder(tmp_path):
+    import torch; torch.set_num_threads(1)
+    from looptool_nb.core import load_config
+    from looptool_nb.student import load_student
+    from looptool_nb.evaluate import evaluate_stage
+    run = tmp_path/"run"; heldout(run)
+    model, tok = load_student("tiny-1m", load_config("cpu-tiny"))
+    model.save_pretrained(run/"warmstart"); tok.save_pretrained(run/"warmstart")
+    cfg = load_config("cpu-tiny", ["eval_benchmarks=synthetic", "eval_limit=2", "max_completion_length=8"])
+    res = evaluate_stage(cfg, run, 0, progress=False)  # (bfcl and acebench go through the same `evaluate`, tested above)
+    assert set(res) == {"synthetic"}
+    assert json.loads((run/"iter_0"/"eval.json").read_text())["n"] == 2
+    with pytest.raises(Exception, match="no model to evaluate"): evaluate_stage(cfg, run, 1)
