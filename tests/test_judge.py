@@ -84,15 +84,16 @@ def test_no_jglv_ablation_keeps_labels(files):
 
 
 def test_llm_judge_unparseable_replies_are_counted_not_fatal(files):
-    replies = iter(["no idea"] * 10 ** 6)
-    def ask(prompts, temperature):
-        assert "## Response 2" in prompts[0][1]["content"]
-        return [next(replies) if i % 2 else "Verdict: [RESPONSE1_INCORRECT]\nError Analysis: label has the wrong city."
-                for i in range(len(prompts))]
+    from looptool_nb.helper_llm import HelperLLM, SimulatedBackend
+    def judge_model(req, rng):
+        body = req["messages"][1]["content"]
+        assert "## Response 1" in body and "## Response 2" in body and "The current time is" in body
+        return "no idea" if "days\": 1" in body else "Verdict: [RESPONSE1_INCORRECT]\nError Analysis: label has the wrong city."
     cfg = load_config("cpu-tiny", ["helper_backend=openai", "n_judges=1", "helper_max_retries=2"])
-    s = judge_stage(cfg, files/"data.jsonl", files/"probe.jsonl", files/"j.jsonl", ask=ask)
-    assert s["voting"]["invalid_votes"] > 0 and s["voting"]["unparseable_reply"] >= s["voting"]["invalid_votes"]
-    assert s["verdicts"]["LABEL_WRONG"] > 0
+    llm = HelperLLM(SimulatedBackend(judge_model), max_concurrency=2, max_retries=2, backoff_s=0.0)
+    s = judge_stage(cfg, files/"data.jsonl", files/"probe.jsonl", files/"j.jsonl", llm=llm)
+    assert s["voting"]["invalid_votes"] > 0 and s["voting"]["helper:fail:malformed"] == 3 * s["voting"]["invalid_votes"]
+    assert s["verdicts"]["LABEL_WRONG"] > 0 and s["voting"]["no_valid_vote"] == s["voting"]["invalid_votes"]
 
 
 def test_cli_bad_input(files, capsys):
