@@ -125,13 +125,12 @@ def load(browser, session, url):
 def expected_pages() -> dict[str, str]:
     "{page file: source} worked out from nbs/ directly (not from the builder): the pages the site must have."
     sys.path.insert(0, str(ROOT / "tools"))
-    from build_docs import notebooks, slugify
+    from build_docs import notebooks, report_pages
     from nbdev.config import get_config, nbpath2html
     pages = {"index.html": "home page"}
     for nb in notebooks(ROOT / get_config(ROOT).nbs_path):
         pages[nbpath2html(nb).name] = str(nb.relative_to(ROOT))  # nbdev's page name: 05_probe.ipynb -> probe.html
-    for r in sorted(ROOT.glob("results/*/report.md")):
-        pages[f"results-{slugify(r.parent.name)}.html"] = str(r.relative_to(ROOT))
+    for r, href in report_pages(ROOT): pages[href] = str(r.relative_to(ROOT))
     return pages
 
 

@@ -345,8 +345,7 @@ PAGE = """<!doctype html>
 </article>
 {toc}
 </div>
-<footer>Rendered from <code>{source}</code> by <code>tools/build_docs.py</code> (nbdev {nbdev_version}); the outputs
-shown are those stored in the notebook.</footer>
+<footer>Rendered from <code>{source}</code> by <code>tools/build_docs.py</code> (nbdev {nbdev_version}){note}.</footer>
 </main>
 </body>
 </html>
@@ -441,6 +440,12 @@ def page_info(src: Path, nb: dict, warn=print) -> dict:
                 num=num.group(1) if num else "", section=section)
 
 
+def report_pages(root: Path) -> list[tuple[Path, str]]:
+    "Run reports written by `looptool report` (results/NAME/report.md, one or two levels down) and their page names."
+    found = sorted(set(root.glob("results/*/report.md")) | set(root.glob("results/*/*/report.md")))
+    return [(r, "results-" + slugify("-".join(r.parent.relative_to(root / "results").parts)) + ".html") for r in found]
+
+
 def build(out: Path, workers: int, timeout: int, force: bool) -> int:
     import nbdev
     from nbdev.config import get_config
@@ -462,13 +467,12 @@ def build(out: Path, workers: int, timeout: int, force: bool) -> int:
         if not p.exists(): continue
         nb = json.loads(p.read_text())
         pages.append(page_info(s, nb, warnings.append) | {"nb": nb})
-    reports = sorted(ROOT.glob("results/*/report.md"))
-    for r in reports:
+    for r, href in report_pages(ROOT):
         text = r.read_text()
         m = re.search(r"^#\s+(.+)$", text, re.M)
-        name = r.parent.name
-        pages.append(dict(src=r, title=m.group(1).strip() if m else f"Results: {name}", description="",
-                          href=f"results-{slugify(name)}.html", num="", section="Results", md=text))
+        name = "/".join(r.parent.relative_to(ROOT / "results").parts)
+        pages.append(dict(src=r, title=m.group(1).strip() if m else f"Results: {name}", description=f"results/{name}/report.md",
+                          href=href, num="", section="Results", md=text))
     hrefs = [p["href"] for p in pages]
     dup = {h for h in hrefs if hrefs.count(h) > 1}
     for h in dup: errors[h] = f"two pages would be written to {h}: " + ", ".join(str(p['src']) for p in pages if p['href'] == h)
@@ -501,7 +505,8 @@ def build(out: Path, workers: int, timeout: int, force: bool) -> int:
         desc = f'<p class="description">{_inline_title(md, p["description"])}</p>' if p["description"] else ""
         page = PAGE.format(title=_inline_title(md, p["title"]), site=SITE_NAME, nav=_nav(pages, p["href"], md),
                            description=desc, toc=toc_html, body=body, source=html.escape(str(rel)),
-                           nbdev_version=nbdev.__version__)
+                           nbdev_version=nbdev.__version__,
+                           note="; the outputs shown are those stored in the notebook" if "nb" in p else "")
         page = page.replace(f"<title>{_inline_title(md, p['title'])} –", f"<title>{html.escape(re.sub('<[^>]+>', '', _inline_title(md, p['title'])))} –", 1)
         (tmp / p["href"]).write_text(page)
     from pygments.formatters import HtmlFormatter
