@@ -281,6 +281,7 @@ class Config:
     helper_max_concurrency: int = 8
     helper_max_retries: int = 3
     helper_timeout_s: float = 120.0
+    helper_max_tokens: int = 1024   # most tokens per helper reply (paper: max response 1024)
     judge_accuracy: float = 0.9
     n_judges: int = 3
     # -- student
@@ -314,7 +315,7 @@ class Config:
     probe_batch_size: int = 32
     edde_k: int = 4
     budget: int = 18304
-    fresh_seed_share: float = 1.0
+    fresh_seed_share: float = 0.3076923   # fresh seed share of D_2 (Table 3: 5632/18304 = 4/13); halves each later round, D_1 all fresh
     ablation: Ablation = "full"
     iterations: int = 4
     # -- evaluation
