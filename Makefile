@@ -45,9 +45,10 @@ bench: install
 	$(BIN)/python -m pytest -q -m slow tests
 	@for b in bench/*.py; do [ -f "$$b" ] && { echo "== $$b"; $(BIN)/python "$$b" || exit 1; }; done; true
 
-# the docs site, offline (no Quarto): nbdev's notebook processors, then tools/build_docs.py's HTML, into _docs/
+# the docs site, offline (no Quarto): nbdev's notebook processors, then tools/build_docs.py's HTML, into _docs/;
+# DOCS_FLAGS=--execute also runs each notebook as nbdev-test does, to show fresh outputs (minutes)
 docs: install
-	$(BIN)/python tools/build_docs.py --out _docs
+	$(BIN)/python tools/build_docs.py --out _docs $(DOCS_FLAGS)
 
 # headless Chromium for tests/test_docs.py (Debian package), installed only where it is missing
 chromium:

@@ -12,7 +12,10 @@ Two steps, the first one nbdev's own:
 A notebook that fails to process is an error naming it (exit status 1); the other pages are still written.
 Quarto users keep nbdev's own route (`nbdev-docs`, configured by nbs/_quarto.yml and nbs/nbdev.yml).
 
-    python tools/build_docs.py [--out _docs] [--workers 2] [--timeout 300] [--force]
+    python tools/build_docs.py [--out _docs] [--workers N] [--timeout 300] [--force] [--execute]
+
+`--execute` first runs each notebook as `nbdev-test` does (cells flagged `slow` skipped) and shows those fresh
+outputs: the stage demos and figures, without committing outputs into the notebooks (minutes, not seconds).
 """
 from __future__ import annotations
 
@@ -26,12 +29,28 @@ SITE_NAME = "looptool"
 
 # ----------------------------------------------------------------------------------------------------------------
 # step 1: nbdev's processors, one notebook per subprocess
-def proc_one(src: Path, dst: Path) -> None:
+def execute_nb(src: Path):
+    "`src` executed as `nbdev-test` runs it (cells flagged with the config's `tst_flags`, e.g. `slow`, skipped)."
+    from fastcore.nbio import read_nb
+    from nbdev.config import get_config
+    from nbdev.test import test_nb
+    tmp = src.with_name(f".{src.stem}.docs-exec-{os.getpid()}.ipynb")  # beside it: same working folder as nbdev-test
+    shutil.copyfile(src, tmp)
+    try:
+        ok, _ = test_nb(tmp, skip_flags=get_config().tst_flags.split(), save=True, basepath=ROOT)
+        if not ok: raise RuntimeError(f"executing {src.name} failed (as `nbdev-test {src}` would show)")
+        nb = read_nb(tmp)
+    finally: tmp.unlink(missing_ok=True)
+    nb["path_"] = str(src)  # page name and title come from the real notebook
+    return nb
+
+
+def proc_one(src: Path, dst: Path, execute: bool = False) -> None:
     "Run nbdev's docs processors (`FilterDefaults`, as `nbdev-proc-nbs` does) on `src`, write `dst`."
-    os.environ["IN_TEST"] = "1"  # as nbdev.serve_drv: stops nbdev_export() calls inside notebooks
     from fastcore.nbio import read_nb, write_nb
     from nbdev.processors import FilterDefaults
-    nb = read_nb(src)
+    nb = execute_nb(src) if execute else read_nb(src)
+    os.environ["IN_TEST"] = "1"  # as nbdev.serve_drv: stops nbdev_export() calls inside notebooks
     FilterDefaults()(nb)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
@@ -57,27 +76,27 @@ def notebooks(nbs: Path) -> list[Path]:
     return sorted(files, key=lambda p: (p.name != "index.ipynb", p.name))
 
 
-def _key(src: Path) -> str:
+def _key(src: Path, execute: bool) -> str:
     import nbdev
     h = hashlib.sha256(src.read_bytes())
-    h.update(f"{nbdev.__version__}|{PROC_VERSION}".encode())
+    h.update(f"{nbdev.__version__}|{PROC_VERSION}|{execute}".encode())
     pp = ROOT / "pyproject.toml"
     if pp.exists(): h.update(pp.read_bytes())
     return h.hexdigest()
 
 
-def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: bool) -> dict[str, str]:
+def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: bool, execute: bool = False) -> dict[str, str]:
     "Process `nbs` into `proc`, reusing unchanged results; returns {notebook path: error} for the failures."
     proc.mkdir(parents=True, exist_ok=True)
     cache_f = proc / ".build_docs.json"
     cache = {} if force or not cache_f.exists() else json.loads(cache_f.read_text())
-    todo = [s for s in nbs if force or cache.get(s.name) != _key(s) or not (proc / s.name).exists()]
+    todo = [s for s in nbs if force or cache.get(s.name) != _key(s, execute) or not (proc / s.name).exists()]
     errors: dict[str, str] = {}
 
     def run(src: Path):
         t = time.time()
         try:
-            r = subprocess.run([sys.executable, __file__, "--proc-one", str(src), str(proc / src.name)],
+            r = subprocess.run([sys.executable, __file__, "--proc-one", str(src), str(proc / src.name)] + ["--execute"] * execute,
                                cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return src, f"processing took longer than {timeout} s (an import cell that runs heavy code?)", time.time() - t
@@ -98,7 +117,7 @@ def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: 
                 (proc / src.name).unlink(missing_ok=True)
                 print(f"docs: FAILED to process {rel} ({dt:.1f} s)", file=sys.stderr)
             else:
-                cache[src.name] = _key(src)
+                cache[src.name] = _key(src, execute)
                 print(f"docs: processed {rel} ({dt:.1f} s)")
     names = {s.name for s in nbs}
     for stale in proc.glob("*.ipynb"):  # notebooks removed from nbs/
@@ -446,7 +465,7 @@ def report_pages(root: Path) -> list[tuple[Path, str]]:
     return [(r, "results-" + slugify("-".join(r.parent.relative_to(root / "results").parts)) + ".html") for r in found]
 
 
-def build(out: Path, workers: int, timeout: int, force: bool) -> int:
+def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = False) -> int:
     import nbdev
     from nbdev.config import get_config
     t0 = time.time()
@@ -457,7 +476,7 @@ def build(out: Path, workers: int, timeout: int, force: bool) -> int:
     if not srcs:
         print(f"docs: no notebooks in {nbs_dir}", file=sys.stderr)
         return 1
-    errors = process_all(srcs, proc, workers, timeout, force)
+    errors = process_all(srcs, proc, workers, timeout, force, execute)
     md, link = _md(), _linker(Path(cfg.lib_path))
     warnings: list[str] = []
 
@@ -535,18 +554,21 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="notebooks processed at once (default: CPUs, at most 4)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds allowed to process one notebook")
     ap.add_argument("--force", action="store_true", help="reprocess every notebook, ignoring _proc/")
+    ap.add_argument("--execute", action="store_true",
+                    help="run each notebook as nbdev-test does (slow cells skipped) and show its fresh outputs; "
+                         "by default the stored outputs are shown and nothing heavy runs")
     ap.add_argument("--proc-one", nargs=2, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.proc_one:
         import warnings
         warnings.simplefilter("ignore")  # nbdev's FAQ warning on import cells is noise here; failures are reported
-        try: proc_one(Path(a.proc_one[0]), Path(a.proc_one[1]))
+        try: proc_one(Path(a.proc_one[0]), Path(a.proc_one[1]), a.execute)
         except Exception as e:
             print(f"{type(e).__name__}: {e}", file=sys.stderr)
             return 1
         return 0
     out = Path(a.out)
-    return build(out if out.is_absolute() else ROOT / out, a.workers, a.timeout, a.force)
+    return build(out if out.is_absolute() else ROOT / out, a.workers, a.timeout, a.force, a.execute)
 
 
 if __name__ == "__main__":
