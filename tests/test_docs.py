@@ -204,3 +204,30 @@ def test_docs_site_in_browser(site, tmp_path):
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
+
+
+def test_quarto_config_kept_for_nbdev_docs():
+    "Users with Quarto run `nbdev-docs`: its config files are present and nbs/nbdev.yml is exactly what nbdev writes."
+    import yaml
+    from nbdev.config import get_config
+    from nbdev.quarto import _nbdev_yml
+    cfg = get_config(ROOT)
+    vals = {k: cfg[k] for k in ["title", "description", "branch", "git_url", "doc_host", "doc_baseurl"]}
+    assert (cfg.nbs_path / "nbdev.yml").read_text() == _nbdev_yml.format(doc_path=cfg.doc_path.name, **vals)
+    q = yaml.safe_load((cfg.nbs_path / "_quarto.yml").read_text())
+    assert q["project"]["type"] == "website" and q["metadata-files"] == ["nbdev.yml", "sidebar.yml"]
+    assert (cfg.nbs_path / q["format"]["html"]["css"]).is_file()
+    assert (cfg.nbs_path / "index.ipynb").is_file(), "the site's home page"
+
+
+def test_nbdev_readme_leaves_readme_alone():
+    "README.md is written by hand: nbdev-readme (and so nbdev-prepare) must not regenerate it from index.ipynb."
+    from nbdev.config import get_config
+    from nbdev.quarto import nbdev_readme
+    cfg, readme = get_config(ROOT), ROOT / "README.md"
+    before = readme.read_bytes() if readme.exists() else None
+    assert not (cfg.nbs_path / cfg.readme_nb).exists(), f"readme_nb = {cfg.readme_nb} exists: nbdev-readme would overwrite README.md"
+    cwd = os.getcwd()
+    try: nbdev_readme.__wrapped__(path=str(ROOT))
+    finally: os.chdir(cwd)
+    assert (readme.read_bytes() if readme.exists() else None) == before

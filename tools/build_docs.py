@@ -529,7 +529,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
         page = page.replace(f"<title>{_inline_title(md, p['title'])} –", f"<title>{html.escape(re.sub('<[^>]+>', '', _inline_title(md, p['title'])))} –", 1)
         (tmp / p["href"]).write_text(page)
     from pygments.formatters import HtmlFormatter
-    (tmp / "site.css").write_text(SITE_CSS + HtmlFormatter().get_style_defs(".highlight"))
+    (tmp / "site.css").write_text(HtmlFormatter().get_style_defs("pre") + SITE_CSS)  # Pygments colours for every code block
     styles = nbs_dir / "styles.css"
     (tmp / "styles.css").write_text(styles.read_text() if styles.exists() else "")
     (tmp / ".nojekyll").write_text("")
