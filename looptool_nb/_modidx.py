@@ -286,6 +286,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop.write_run_config': ('loop.html#write_run_config', 'looptool_nb/loop.py')},
             'looptool_nb.probe': { 'looptool_nb.probe.Decoded': ('probe.html#decoded', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe._decode_batch': ('probe.html#_decode_batch', 'looptool_nb/probe.py'),
+                                   'looptool_nb.probe._prefill': ('probe.html#_prefill', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.encode_prompt': ('probe.html#encode_prompt', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.greedy_decode': ('probe.html#greedy_decode', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.iter_dir': ('probe.html#iter_dir', 'looptool_nb/probe.py'),
