@@ -92,6 +92,7 @@ PAGE_FACTS = """(() => ({
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   sidebar: [...document.querySelectorAll('#sidebar li a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id]')].map(e => e.id),
+  heads: [...document.querySelectorAll('article h2[id], article h3[id]')].map(h => [h.id, h.textContent]),
   docs: document.querySelectorAll('article .doc h2, article .doc h3, article .doc h4').length,
   errors: [...document.querySelectorAll('pre.output.error')].map(e => e.textContent.slice(0, 300)),
   text: document.body ? document.body.innerText.length : 0,
@@ -200,6 +201,15 @@ def test_docs_site_in_browser(site, tmp_path):
             elif anchor and page in facts and anchor not in facts[page]["ids"]:
                 failures.append(f"{src}: link to a missing anchor {url}")
         assert not failures, "\n".join(failures)
+
+        # the sidebar's search finds a heading of another page and links to it
+        page = next(p for p in reversed(sorted(facts)) if facts[p]["heads"])
+        hid, text = facts[page]["heads"][-1]
+        hits = browser.call("Runtime.evaluate", {"returnByValue": True, "expression": f"""(() => {{
+            const b = document.getElementById('search'); b.value = {json.dumps(text)};
+            b.dispatchEvent(new Event('input'));
+            return [...document.querySelectorAll('#search-results a')].map(a => a.href); }})()"""}, session)["result"]["value"]
+        assert f"{base}{page}#{hid}" in hits, (text, hits)
     finally:
         browser.close()
         server.shutdown()

@@ -351,6 +351,8 @@ PAGE = """<!doctype html>
 <body>
 <nav id="sidebar" aria-label="pages">
 <a class="site-title" href="index.html">{site}</a>
+<input id="search" type="search" placeholder="Search pages and API" aria-label="search" autocomplete="off">
+<ol id="search-results" hidden></ol>
 {nav}
 </nav>
 <main id="content">
@@ -366,6 +368,7 @@ PAGE = """<!doctype html>
 </div>
 <footer>Rendered from <code>{source}</code> by <code>tools/build_docs.py</code> (nbdev {nbdev_version}){note}.</footer>
 </main>
+<script src="search.js"></script>
 </body>
 </html>
 """
@@ -375,6 +378,9 @@ body { margin: 0; font: 16px/1.55 -apple-system, "Segoe UI", Roboto, "Helvetica 
 #sidebar { position: fixed; top: 0; bottom: 0; left: 0; width: 17rem; overflow-y: auto; padding: 1rem; box-sizing: border-box;
   background: #f7f7f9; border-right: 1px solid #e3e3e8; font-size: 0.92rem; }
 #sidebar .site-title { display: block; font-weight: 700; font-size: 1.25rem; color: #2c3e50; text-decoration: none; margin-bottom: .8rem; }
+#search { width: 100%; box-sizing: border-box; padding: .3rem .5rem; margin-bottom: .5rem; border: 1px solid #ced4da; border-radius: 4px; font: inherit; }
+#search-results { list-style: none; padding: 0; margin: 0 0 .8rem; border-bottom: 1px solid #e3e3e8; }
+#search-results .where { color: #6c757d; font-size: .8rem; }
 #sidebar h2 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #6c757d; margin: 1rem 0 .3rem; }
 #sidebar ol { list-style: none; padding: 0; margin: 0; }
 #sidebar li a { display: block; padding: .2rem .4rem; border-radius: 4px; color: #2c3e50; text-decoration: none; }
@@ -409,6 +415,28 @@ footer { margin-top: 3rem; padding-top: 1rem; border-top: 1px solid #e9ecef; col
 ul.pages li { margin: .25rem 0; } ul.pages .desc { color: #6c757d; }
 @media (max-width: 800px) { #sidebar { position: static; width: auto; } #content { margin-left: 0; padding: 1rem; } nav.toc { display: none; } }
 """
+
+
+SEARCH_JS = """
+(() => {
+  const box = document.getElementById('search'), out = document.getElementById('search-results');
+  const esc = s => s.replace(/[&<>"]/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]));
+  box.addEventListener('input', () => {
+    const q = box.value.trim().toLowerCase();
+    if (!q) { out.hidden = true; out.innerHTML = ''; return; }
+    const hits = SITE_INDEX.filter(e => e.t.toLowerCase().includes(q))
+      .sort((a, b) => (a.t.toLowerCase().startsWith(q) ? 0 : 1) - (b.t.toLowerCase().startsWith(q) ? 0 : 1)).slice(0, 30);
+    out.innerHTML = hits.length ? hits.map(e => `<li><a href="${e.h}">${esc(e.t)}</a>` +
+      (e.p ? ` <span class="where">${esc(e.p)}</span>` : '') + '</li>').join('') : '<li class="where">no match</li>';
+    out.hidden = false;
+  });
+})();
+"""
+
+
+def _all_headings(body: str):
+    "(tag, id, text) of every h2-h4 with an id in a rendered page body: the search index's entries."
+    return re.findall(r'<(h[234]) id="([^"]+)">(.*?)</\1>', body, re.S)
 
 
 def _nav(pages: list[dict], current: str, md) -> str:
@@ -500,6 +528,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
                              href="index.html", num="", section="Home", md=""))
     page_of = {p["src"].name: p["href"] for p in pages if p["src"].suffix == ".ipynb"}
 
+    search: list[dict] = []
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -519,6 +548,9 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
             toc = toc + [("h2", "all-pages", "All pages")]
         body = _rewrite_links(body, page_of, {q["href"] for q in pages}, warn)
         body = _local_images(body, p["src"].parent if p["src"].is_absolute() else nbs_dir, tmp, warn)
+        search.append({"t": re.sub("<[^>]+>", "", _inline_title(md, p["title"])), "h": p["href"], "p": ""})
+        search.extend({"t": re.sub("<[^>]+>", "", html.unescape(x)), "h": f'{p["href"]}#{i}',
+                       "p": re.sub("<[^>]+>", "", p["title"])} for _, i, x in _all_headings(body))
         toc_html = ("" if len(toc) < 2 else '<nav class="toc" aria-label="on this page"><strong>On this page</strong><ul>'
                     + "".join(f'<li class="{t}"><a href="#{i}">{x}</a></li>' for t, i, x in toc) + "</ul></nav>")
         desc = f'<p class="description">{_inline_title(md, p["description"])}</p>' if p["description"] else ""
@@ -529,6 +561,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
         page = page.replace(f"<title>{_inline_title(md, p['title'])} –", f"<title>{html.escape(re.sub('<[^>]+>', '', _inline_title(md, p['title'])))} –", 1)
         (tmp / p["href"]).write_text(page)
     from pygments.formatters import HtmlFormatter
+    (tmp / "search.js").write_text("const SITE_INDEX = " + json.dumps(search) + ";\n" + SEARCH_JS)
     (tmp / "site.css").write_text(HtmlFormatter().get_style_defs("pre") + SITE_CSS)  # Pygments colours for every code block
     styles = nbs_dir / "styles.css"
     (tmp / "styles.css").write_text(styles.read_text() if styles.exists() else "")
