@@ -1,15 +1,16 @@
 """GCP speed: batched greedy decoding (looptool_nb.probe.greedy_decode) vs a per-sample `generate` loop.
 
 Both decode the same samples greedily with the same model; the script asserts the same texts and token counts (and
-PPL within 0.1%) and prints the speed-up measured in this process. Default: the cpu-tiny student (tiny-1m, random
-weights unless --model names a checkpoint) on toy samples, batch size and answer length from the preset.
-Usage: python bench/gcp_speed.py [--model DIR] [--data data.jsonl] [--n 64] [--preset cpu-tiny] [--set k=v]"""
+PPL within 0.1%) and prints the speed-up measured in this process. Default: the cpu-tiny student (tiny-1m with a
+tokenizer trained on the data, random weights unless --model names a checkpoint) on a small simulated seed set of
+the preset's world (--toy: the student module's toy samples), batch size and answer length from the preset.
+Usage: python bench/gcp_speed.py [--model DIR] [--data data.jsonl | --toy] [--n 64] [--preset cpu-tiny] [--set k=v]"""
 import argparse, math, os, sys, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from looptool_nb.core import load_config, read_samples
 from looptool_nb.probe import greedy_decode, encode_prompt, stop_token_ids
-from looptool_nb.student import load_student, toy_samples
+from looptool_nb.student import load_student, toy_samples, sample_texts
 
 
 def per_sample_generate(model, tok, prompts, max_new_tokens):
@@ -30,13 +31,23 @@ def per_sample_generate(model, tok, prompts, max_new_tokens):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None); p.add_argument("--data", default=None)
+    p.add_argument("--toy", action="store_true", help="use the student module's toy samples instead of seed data")
     p.add_argument("--n", type=int, default=64); p.add_argument("--threads", type=int, default=1)
     p.add_argument("--preset", default="cpu-tiny"); p.add_argument("--set", dest="sets", action="append", default=[])
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     cfg = load_config(a.preset, a.sets)
-    samples = (read_samples(a.data) if a.data else toy_samples(a.n, seed=1))[:a.n]
-    model, tok = load_student(a.model or cfg.student, cfg)
+    if a.data: samples = read_samples(a.data)
+    elif a.toy: samples = toy_samples(a.n, seed=1)
+    else:
+        import tempfile
+        from pathlib import Path
+        from looptool_nb.seed import seed_stage
+        d = Path(tempfile.mkdtemp())
+        seed_stage(load_config(a.preset, a.sets + ["n_dialogues=120", "n_test=5"]), d, progress=False)
+        samples = read_samples(d/"train.jsonl")
+    samples = samples[:a.n]
+    model, tok = load_student(a.model or cfg.student, cfg, corpus=sample_texts(samples), vocab_size=cfg.tokenizer_vocab)
     model.eval()
     prompts = [s.prompt_messages() for s in samples]
     greedy_decode(model, tok, prompts[:2], batch_size=2, max_new_tokens=4)      # warm-up
@@ -45,8 +56,9 @@ def main(argv=None):
     assert [(d.text, d.n_tokens) for d in ours] == [(x[0], x[2]) for x in ref], "batched and per-sample outputs differ"
     assert all(abs(d.ppl - x[1]) <= 1e-3 * x[1] for d, x in zip(ours, ref)), "PPL differs"
     toks = sum(d.n_tokens for d in ours)
+    ptoks = sum(len(encode_prompt(tok, p)) for p in prompts)
     print(f"model={a.model or cfg.student} samples={len(samples)} batch={cfg.probe_batch_size} max_new={cfg.max_completion_length} "
-          f"generated_tokens={toks} threads={a.threads}")
+          f"prompt_tokens={ptoks} (mean {ptoks / len(prompts):.0f}) generated_tokens={toks} threads={a.threads}")
     print(f"per-sample generate: {t_s:.2f}s ({toks / t_s:.0f} tok/s)   batched greedy_decode: {t_b:.2f}s ({toks / t_b:.0f} tok/s)")
     print(f"GCP speed-up (same outputs asserted): {t_s / t_b:.1f}x")
     return 0

@@ -246,6 +246,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop._assigned': ('loop.html#_assigned', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._first_json': ('loop.html#_first_json', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._fmt': ('loop.html#_fmt', 'looptool_nb/loop.py'),
+                                  'looptool_nb.loop._imports': ('loop.html#_imports', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._json': ('loop.html#_json', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._jsonl': ('loop.html#_jsonl', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._kernel_manager': ('loop.html#_kernel_manager', 'looptool_nb/loop.py'),
