@@ -159,7 +159,8 @@ def site(tmp_path_factory):
     except subprocess.TimeoutExpired:
         pytest.fail("the docs build took more than 170 s (this test's budget is 3 minutes)")
     print(r.stdout, r.stderr, f"build: {time.time() - t:.1f} s", sep="\n")
-    assert r.returncode == 0, f"the docs build failed:\n{r.stderr[-4000:]}"
+    summary = [l for l in r.stderr.splitlines() if l.startswith("docs: ") and "failed" in l]
+    assert r.returncode == 0, f"the docs build failed: {summary[-1:]}\n{r.stderr[-6000:]}"
     return out
 
 

@@ -103,8 +103,6 @@ def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: 
         if r.returncode != 0:
             tail = (r.stderr or r.stdout).strip().splitlines()
             msg = "\n".join(tail[-15:])
-            if "SystemExit" in msg: msg += MAIN_HINT
-            elif "Error in notebook" in msg: msg += IMPORT_HINT
             return src, msg, time.time() - t
         return src, None, time.time() - t
 
@@ -576,6 +574,8 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
     print(f"docs: {len(pages)} pages in {out} ({time.time() - t0:.1f} s)")
     if errors:
         for k, e in errors.items(): print(f"docs: ERROR {k} failed to process:\n{e}\n", file=sys.stderr)
+        if any("SystemExit" in e for e in errors.values()): print(MAIN_HINT.strip(), file=sys.stderr)
+        if any("Error in notebook" in e and "SystemExit" not in e for e in errors.values()): print(IMPORT_HINT.strip(), file=sys.stderr)
         print(f"docs: {len(errors)} notebook(s) failed: {', '.join(errors)}", file=sys.stderr)
         return 1
     return 0
