@@ -168,7 +168,7 @@ def _md():
     return md
 
 
-def _linker(lib_path: Path):
+def _linker(lib_path: Path, pages: dict[str, str] | None = None):
     """A function that links `Symbol` mentions in markdown to their show_doc anchors (`core.html#sample`), from the
     library's `_modidx.py`; short names only where unambiguous, private names never. (nbdev's own `add_links` links
     only packages registered as nbdev entry points.)"""
@@ -184,7 +184,8 @@ def _linker(lib_path: Path):
             short.setdefault(full[len(mod) + 1:], set()).add(doc)
             short.setdefault(mod.split(".")[-1] + "." + full[len(mod) + 1:], set()).add(doc)  # core.calls_match
     syms.update({k: next(iter(v)) for k, v in short.items() if len(v) == 1 and k not in syms})
-    rx = re.compile(r"(?<![\[\w`])`([A-Za-z_][\w.]*)(\(\))?`(?!\]\()")
+    syms.update({k: v for k, v in (pages or {}).items() if k not in syms})  # `05_probe` -> probe.html
+    rx = re.compile(r"(?<![\[\w`])`(\w[\w.]*)(\(\))?`(?!\]\()")
 
     def sub(m):
         doc = syms.get(m.group(1))
@@ -503,7 +504,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
         print(f"docs: no notebooks in {nbs_dir}", file=sys.stderr)
         return 1
     errors = process_all(srcs, proc, workers, timeout, force, execute)
-    md, link = _md(), _linker(Path(cfg.lib_path))
+    md = _md()
     warnings: list[str] = []
 
     pages = []
@@ -525,6 +526,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
         pages.insert(0, dict(src=Path("(generated)"), title=SITE_NAME, description=str(cfg.get("description", "")),
                              href="index.html", num="", section="Home", md=""))
     page_of = {p["src"].name: p["href"] for p in pages if p["src"].suffix == ".ipynb"}
+    link = _linker(Path(cfg.lib_path), {Path(k).stem: v for k, v in page_of.items() if k != "index.ipynb"})
 
     search: list[dict] = []
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
