@@ -154,7 +154,7 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "_docs"
     t = time.time()
     try:
-        r = subprocess.run([sys.executable, str(ROOT / "tools/build_docs.py"), "--out", str(out)], cwd=ROOT,
+        r = subprocess.run([sys.executable, str(ROOT / "tools/build_docs.py"), "--out", str(out), "--timeout", "120"], cwd=ROOT,
                            capture_output=True, text=True, timeout=170)
     except subprocess.TimeoutExpired:
         pytest.fail("the docs build took more than 170 s (this test's budget is 3 minutes)")
