@@ -304,9 +304,10 @@ def render_nb(nb: dict, md, link=lambda s: s) -> tuple[str, list]:
     return "\n".join(parts), env.get("toc", [])
 
 
-def _rewrite_links(body: str, page_of: dict[str, str], pages: set[str], warn) -> str:
+def _rewrite_links(body: str, page_of: dict[str, str], pages: set[str], warn, failed: dict[str, str] | None = None) -> str:
     """Links to notebooks (`05_probe.ipynb#x`) point to their pages; a link to a notebook or page that does not exist
-    becomes plain text marked "not written yet", with a build warning."""
+    becomes plain text marked "not written yet" (or "page failed to build"), with a build warning."""
+    failed = failed or {}
     def sub(m):
         q, url, inner = m.group(1), m.group(2), m.group(3)
         if re.match(r"^[a-z]+:|^#", url): return m.group(0)
@@ -314,6 +315,8 @@ def _rewrite_links(body: str, page_of: dict[str, str], pages: set[str], warn) ->
         name = Path(path).name
         if name.endswith(".ipynb") and name in page_of: path = page_of[name]
         elif name.endswith(".ipynb") or (name.endswith(".html") and "/" not in path and name not in pages):
+            if name in failed:
+                return f'<span class="missing-page" title="{html.escape(name)} failed to build">{inner} (page failed to build)</span>'
             warn(f"link to a page that does not exist: {url}")
             return f'<span class="missing-page" title="{html.escape(url)} does not exist yet">{inner} (not written yet)</span>'
         elif not url.startswith("/"): return m.group(0)
@@ -526,6 +529,9 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
         pages.insert(0, dict(src=Path("(generated)"), title=SITE_NAME, description=str(cfg.get("description", "")),
                              href="index.html", num="", section="Home", md=""))
     page_of = {p["src"].name: p["href"] for p in pages if p["src"].suffix == ".ipynb"}
+    from nbdev.config import nbpath2html
+    failed = {Path(k).name: k for k in errors if k.endswith(".ipynb")}
+    failed.update({nbpath2html(k).name: k for k in errors if k.endswith(".ipynb")})  # links by page name too
     link = _linker(Path(cfg.lib_path), {Path(k).stem: v for k, v in page_of.items() if k != "index.ipynb"})
 
     search: list[dict] = []
@@ -546,7 +552,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
                               + "</li>" for q in pages if q["href"] != "index.html")
             body += f'\n<h2 id="all-pages">All pages, in loop order</h2>\n<ul class="pages">\n{items}\n</ul>'
             toc = toc + [("h2", "all-pages", "All pages")]
-        body = _rewrite_links(body, page_of, {q["href"] for q in pages}, warn)
+        body = _rewrite_links(body, page_of, {q["href"] for q in pages}, warn, failed)
         body = _local_images(body, p["src"].parent if p["src"].is_absolute() else nbs_dir, tmp, warn)
         search.append({"t": re.sub("<[^>]+>", "", _inline_title(md, p["title"])), "h": p["href"], "p": ""})
         search.extend({"t": re.sub("<[^>]+>", "", html.unescape(x)), "h": f'{p["href"]}#{i}',
