@@ -7,7 +7,8 @@ Two steps, the first one nbdev's own:
    parallel, with a timeout. Nothing is executed except what those processors run (imports, exported cells,
    show_doc); the pages show the outputs stored in the notebooks.
 2. each processed notebook becomes one HTML page (markdown-it + Pygments) with a sidebar listing every page in loop
-   order; `index.ipynb` is the home page. Committed run reports (`results/**/report.md`) become results pages.
+   order; `index.ipynb` is the home page. Run reports (`results/*/report.md`, one level deeper too) become
+   results pages, with their figures.
 
 A notebook that fails to process is an error naming it (exit status 1); the other pages are still written.
 Quarto users keep nbdev's own route (`nbdev-docs`, configured by nbs/_quarto.yml and nbs/nbdev.yml).
@@ -19,7 +20,7 @@ outputs: the stage demos and figures, without committing outputs into the notebo
 """
 from __future__ import annotations
 
-import argparse, base64, concurrent.futures as cf, hashlib, html, json, os, re, shutil, subprocess, sys, time
+import argparse, concurrent.futures as cf, hashlib, html, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
