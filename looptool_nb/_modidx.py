@@ -244,6 +244,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop.StageError': ('loop.html#stageerror', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._alive': ('loop.html#_alive', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._assigned': ('loop.html#_assigned', 'looptool_nb/loop.py'),
+                                  'looptool_nb.loop._data_row': ('loop.html#_data_row', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._first_json': ('loop.html#_first_json', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._fmt': ('loop.html#_fmt', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._imports': ('loop.html#_imports', 'looptool_nb/loop.py'),

@@ -118,3 +118,14 @@ def test_cli_bad_input(tmp_path, seed_dir, capsys):
     assert cli(["compose", "--run-dir", str(run), "--iteration", "0"] + sets) == 0
     assert json.loads(capsys.readouterr().out)["total"] == 100
     assert cli(["compose", "--run-dir", str(tmp_path/"nowhere"), "--iteration", "0"]) == 2
+
+
+def test_dry_pool_is_topped_up_from_edde_then_high_ppl(tmp_path, seed_dir):
+    run, cfg = _run(tmp_path, seed_dir, ["budget=2000", "edde_k=4"])   # D_1 takes the whole seed set
+    c1 = run_compose(cfg, run, 0)
+    assert c1["shortfall"] > 0 and c1["pool_left"] == 0
+    _round(run, cfg, 1)
+    c2 = run_compose(cfg, run, 1)
+    assert c2["seed_new"] == 0
+    assert c2["edde"] == c2["available"]["edde"] or c2["hppl"] == 0   # leftover EDDE first, then high-PPL
+    assert c2["total"] == min(2000, c2["available"]["error_seed"] + c2["available"]["edde"] + c2["available"]["hppl_candidates"])
