@@ -217,6 +217,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'looptool_nb.judge.confusion': ('judge.html#confusion', 'looptool_nb/judge.py'),
                                    'looptool_nb.judge.corrupt': ('judge.html#corrupt', 'looptool_nb/judge.py'),
                                    'looptool_nb.judge.describe_difference': ('judge.html#describe_difference', 'looptool_nb/judge.py'),
+                                   'looptool_nb.judge.error_seed_noise': ('judge.html#error_seed_noise', 'looptool_nb/judge.py'),
                                    'looptool_nb.judge.is_edde_seed': ('judge.html#is_edde_seed', 'looptool_nb/judge.py'),
                                    'looptool_nb.judge.judge_main': ('judge.html#judge_main', 'looptool_nb/judge.py'),
                                    'looptool_nb.judge.judge_messages': ('judge.html#judge_messages', 'looptool_nb/judge.py'),
