@@ -47,13 +47,15 @@ def _skill(run, K):
     return json.loads(p.read_text())["skill"]
 
 
-def train(run_dir, iteration):
-    run, K = Path(run_dir), int(iteration); _nap()
-    data = read_samples(run/f"iter_{K}/data.jsonl")
+def train(data_path, init_model_dir, out_dir):
+    _nap()
+    data = read_samples(data_path)
     clean = sum(calls_match(s.output, s.meta["truth"]) for s in data) / len(data)
-    skill = min(0.95, _skill(run, K - 1) + 0.2 * clean - 0.1 + random.uniform(0, 0.05))
-    atomic_write_json(run/f"iter_{K}/checkpoint/model.json", {"skill": skill})
-    atomic_write_json(run/f"iter_{K}/train.json", {"reward_mean": skill, "step_time_s": time.time()})
+    init = Path(init_model_dir)
+    start = json.loads(((init/"pointer.json") if (init/"pointer.json").exists() else (init/"model.json")).read_text())["skill"]
+    skill = min(0.95, start + 0.2 * clean - 0.1 + random.uniform(0, 0.05))
+    atomic_write_json(Path(out_dir)/"checkpoint/model.json", {"skill": skill})
+    atomic_write_json(Path(out_dir)/"train.json", {"reward_mean": skill, "steps": 3, "step_time_s": time.time()})
 
 
 def _predict(s, skill): return s.meta["truth"] if random.random() < skill else _call(-1 - random.randrange(5))
@@ -101,7 +103,7 @@ def compose(run_dir, iteration, budget=100):
     pool = read_samples(run/"seed/train.jsonl")
     used = {s.id for k in range(1, K + 1) for s in read_samples(run/f"iter_{k}/data.jsonl")}
     fresh = [s for s in pool if s.id not in used]
-    if K == 0: out = [_role(s, "fresh") for s in fresh[:budget]]
+    if K == 0: out = [_role(s, "seed_new") for s in fresh[:budget]]
     else:
         data = {s.id: s for s in read_samples(run/f"iter_{K}/data.jsonl")}
         preds = {r["id"]: r["prediction"] for r in _rows(run/f"iter_{K}/probe.jsonl")}
@@ -112,14 +114,14 @@ def compose(run_dir, iteration, budget=100):
             if r["verdict"] in ("PRED_WRONG", "LABEL_WRONG"): es.append(_role(s, "error_seed"))
         ee = [_role(s, "edde") for s in read_samples(run/f"iter_{K}/expand.jsonl")]
         n_fresh = budget // 2 ** K
-        out = (es + ee)[:budget - n_fresh] + [_role(s, "fresh") for s in fresh[:n_fresh]]
+        out = (es + ee)[:budget - n_fresh] + [_role(s, "seed_new") for s in fresh[:n_fresh]]
     write_samples(run/f"iter_{K + 1}/data.jsonl", out)
 
 
-def _role(s, role): s.meta = {**s.meta, "role": role}; return s
+def _role(s, role): s.meta = {**s.meta, "compose_role": role}; return s
 
 
-_FN = {"02_seed": "seed(out_dir)", "03_student": "student(data_path, out_dir)", "04_train": "train(run_dir, iteration)",
+_FN = {"02_seed": "seed(out_dir)", "03_student": "student(data_path, out_dir)", "04_train": "train(data_path, init_model_dir, out_dir)",
        "05_probe": "probe(run_dir, iteration)", "06_judge": "judge(run_dir, iteration)", "07_expand": "expand(run_dir, iteration)",
        "08_compose": "compose(run_dir, iteration)", "09_evaluate": "evaluate(run_dir, iteration)"}
 

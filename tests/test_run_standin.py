@@ -65,13 +65,14 @@ def test_run_writes_the_contract_and_measures(reference):
     # the stand-in seed has ~20% noisy labels; the JGLV confusion is scored against the hidden truth
     assert 0.1 < m1["data_noise"]["rate"] < 0.3
     assert m1["jglv"]["scored"] > 0 and 0.8 < m1["jglv"]["accuracy"] <= 1.0
-    assert m1["next_data"]["composition"]["by"] == "role" and m1["next_data"]["composition"]["fresh"] == 50
+    assert m1["next_data"]["composition"]["by"] == "compose_role" and m1["next_data"]["composition"]["seed_new"] == 50
     assert m1["edde"]["kept"] == m1["edde"]["stats"]["kept"] > 0
     summ = json.loads((run/"summary.json").read_text())
-    assert [row["data"] for row in summ["rows"]] == ["seed train split", "D_1", "D_2"]
-    assert all(isinstance(row["heldout_accuracy"], float) for row in summ["rows"][:2])
+    assert [d["data"] for d in summ["data"]] == ["seed train split", "D_1", "D_2"]
+    assert summ["data"][2]["composition"]["seed_new"] == 50 and summ["data"][2]["composition"]["error_seed"] > 0
+    assert [type(m["heldout_accuracy"]) for m in summ["models"]] == [float, float]
     md = (run/"summary.md").read_text()
-    assert "| warm start |" in md and "| iteration 1 |" in md and "D_2" in md
+    assert "| warm start |" in md and "| iteration 1 (GRPO on D_1) |" in md and "| D_2 | 100 |" in md
     # progress on the terminal: stage, iteration, elapsed, ETA
     assert "iteration 1/1 04_train" in r.stdout and "ETA" in r.stdout and "elapsed" in r.stdout
 
@@ -106,7 +107,7 @@ def test_kill_at_random_moment_then_resume_measures_the_same(reference, nbs, tmp
     rng = random.Random(seed)
     run = tmp_path/"run"
     kills = 0
-    for attempt in range(2):   # two kills at random moments, then run to the end
+    for attempt in range(2):   # two kills at random moments (the second may find the run finished), then run to the end
         p = subprocess.Popen([sys.executable, "-c", "import sys; from looptool_nb.cli import main; sys.exit(main())",
                               *run_args(run, nbs, "seed=3")], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         time.sleep(rng.uniform(0.5, 0.8 * ref_seconds))
@@ -129,21 +130,21 @@ def test_more_iterations_continue_the_same_run(reference, nbs, tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "10 already done: continuing" in r.stdout
     assert json.loads((run/"config.json").read_text())["iterations"] == 2
-    assert [row["data"] for row in json.loads((run/"summary.json").read_text())["rows"]][-1] == "D_3"
+    assert [d["data"] for d in json.loads((run/"summary.json").read_text())["data"]][-1] == "D_3"
     # iteration 1 was not redone
     assert read_marker(run, 1, STAGES[4]) == read_marker(ref_run, 1, STAGES[4])
 
 
 def test_failing_stage_is_one_line_and_resumable(nbs, tmp_path):
-    import shutil
+    import shutil, nbformat
     bad = tmp_path/"nbs"; shutil.copytree(nbs, bad)
-    import nbformat
-    nb = nbformat.read(str(bad/"05_probe.ipynb"), 4)
-    nb.cells[4].source = "raise ValueError('probe broke')"
-    nbformat.write(nb, str(bad/"05_probe.ipynb"))
-    r = looptool(*run_args(tmp_path/"run", bad, "seed=3"))
+    nb = nbformat.read(str(bad/"09_evaluate.ipynb"), 4)
+    nb.cells[4].source = "raise ValueError('evaluation broke')"
+    nbformat.write(nb, str(bad/"09_evaluate.ipynb"))
+    r = looptool(*run_args(tmp_path/"run", bad, "seed=3", iterations=0))
     assert r.returncode == 1
-    assert "stage 05_probe (iteration 1) failed: ValueError: probe broke" in r.stderr and "Traceback" not in r.stderr
-    assert (tmp_path/"run/iter_1/notebooks/05_probe.failed.ipynb").exists()
-    r = looptool(*run_args(tmp_path/"run", nbs, "seed=3"))   # fixed: continues from 05_probe
-    assert r.returncode == 0 and "5 already done: continuing" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "stage 09_evaluate (iteration 0) failed: ValueError: evaluation broke" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path/"run/iter_0/notebooks/09_evaluate.failed.ipynb").exists()
+    r = looptool(*run_args(tmp_path/"run", nbs, "seed=3", iterations=0))   # fixed: continues with 09_evaluate only
+    assert r.returncode == 0 and "3 already done: continuing" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "step 4/4 started" in r.stdout and "step 3/4 started" not in r.stdout

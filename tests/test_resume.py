@@ -1,0 +1,132 @@
+"""`looptool run` with the REAL stage notebooks, killed with SIGKILL at a random moment and resumed.
+
+Protects the loop's crash-safety: a run killed at any point and re-run with the same command ends with exactly the
+measurements (and data files) of an uninterrupted run with the same seed; a finished run re-run does nothing; a run
+folder made with another config is refused in one line.
+
+Settings are shrunk so that every stage does real work in seconds (the cost of a run is mostly each stage kernel
+importing torch and transformers). The default test runs the real loop once, then copies the finished folder,
+forgets every stage from a random one on, runs it again and kills it (kill -9 of the runner) at a random moment of
+that tail, and resumes: each stage of the tail is thus re-run from its inputs after a kill, at the cost of about one
+extra run. The slow test (`make bench`) does it the long way: two iterations from scratch, killed twice.
+Set LOOPTOOL_KILL_SEED to replay a failing draw.
+"""
+import json, os, random, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from looptool_nb.loop import without_timings, plan, marker_path, read_marker
+
+TINY = ["n_apis=40", "n_dialogues=40", "n_test=10", "warmstart_steps=2", "budget=12", "max_steps_per_iteration=1",
+        "grpo_batch_size=4", "edde_k=1"]
+
+
+def env(cache):
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "LOOPTOOL_CACHE": str(cache)}
+
+
+def cmd(run_dir, iterations, sets=TINY):
+    return [sys.executable, "-c", "import sys; from looptool_nb.cli import main; sys.exit(main())", "run", "--preset", "cpu-tiny",
+            "--run-dir", str(run_dir), "--iterations", str(iterations), "--progress-every", "60",
+            *[a for s in sets for a in ("--set", s)]]
+
+
+def looptool(run_dir, iterations, cache, sets=TINY):
+    return subprocess.run(cmd(run_dir, iterations, sets), capture_output=True, text=True, cwd=ROOT, env=env(cache), timeout=1800)
+
+
+def measured(run_dir, iterations):
+    "Everything a run measured and every data file it wrote, timing- and path-free."
+    run = Path(run_dir)
+    out = {f"iter_{K}/metrics.json": without_timings(json.loads((run/f"iter_{K}/metrics.json").read_text()), run)
+           for K in range(iterations + 1)}
+    summ = json.loads((run/"summary.json").read_text())
+    out["summary"] = without_timings({k: summ[k] for k in ("models", "data", "loop")}, run)
+    for p in sorted(run.rglob("*.jsonl")): out[str(p.relative_to(run))] = p.read_text()
+    return out
+
+
+def kill_at_random(run_dir, iterations, cache, rng, window):
+    "Start a run, SIGKILL the runner after a random delay in `window`; whether it was killed."
+    p = subprocess.Popen(cmd(run_dir, iterations), cwd=ROOT, env=env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(rng.uniform(*window))
+    killed = p.poll() is None
+    if killed: os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    return killed
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    "One uninterrupted real run (1 iteration), its cache folder and its wall time."
+    base = tmp_path_factory.mktemp("resume")
+    t0 = time.time()
+    r = looptool(base/"ref", 1, base/"cache")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return base/"ref", base/"cache", time.time() - t0
+
+
+def test_real_run_kill_9_at_random_moment_then_resume(reference, tmp_path):
+    ref, cache, _ = reference
+    seed = int(os.environ.get("LOOPTOOL_KILL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    steps = plan(1)
+    start = rng.randrange(len(steps))                     # forget every stage from this one on ...
+    run = tmp_path/"run"
+    shutil.copytree(ref, run)
+    for K, s in steps[start:]: marker_path(run, K, s).unlink()
+    (run/"summary.json").unlink()
+    tail = sum(read_marker(ref, K, s)["seconds"] for K, s in steps[start:])
+    killed = kill_at_random(run, 1, cache, rng, (1.0, max(1.5, 0.9 * tail)))   # ... and kill the re-run of that tail
+    r = looptool(run, 1, cache)
+    msg = f"kill seed {seed} (from stage {start}: {steps[start][1].name}, killed={killed})"
+    assert r.returncode == 0, msg + r.stdout[-3000:] + r.stderr[-3000:]
+    assert measured(run, 1) == measured(ref, 1), msg
+    assert not list(run.rglob(".*.tmp")) and not list(run.rglob(".*.partial.ipynb")), msg
+
+
+def test_real_finished_run_does_nothing(reference):
+    ref, cache, _ = reference
+    before = {p: p.stat().st_mtime_ns for p in ref.rglob("*") if p.is_file() and p.name != ".lock"}
+    r = looptool(ref, 1, cache)
+    assert r.returncode == 0 and "nothing to do" in r.stdout, r.stdout + r.stderr
+    assert before == {p: p.stat().st_mtime_ns for p in ref.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def test_real_run_dir_of_another_config_is_refused(reference):
+    ref, cache, _ = reference
+    r = looptool(ref, 1, cache, TINY + ["seed=5"])
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "made with another config" in r.stderr and "seed=0→5" in r.stderr
+
+
+def test_real_run_writes_the_run_folder_contract(reference):
+    ref, _, _ = reference
+    for p in ["config.json", "seed/train.jsonl", "seed/test.jsonl", "warmstart/pointer.json", "iter_0/eval.json",
+              "iter_1/data.jsonl", "iter_1/checkpoint", "iter_1/train.json", "iter_1/probe.jsonl", "iter_1/judge.jsonl",
+              "iter_1/expand.jsonl", "iter_1/eval.json", "iter_1/metrics.json", "iter_2/data.jsonl", "summary.json", "summary.md"]:
+        assert (ref/p).exists(), p
+    for K, s in plan(1): assert (ref/f"iter_{K}/notebooks"/s.notebook).exists(), s.notebook
+    m = json.loads((ref/"iter_1/metrics.json").read_text())
+    assert m["data_noise"]["n_with_truth"] == m["data_noise"]["n"] > 0          # every sample carries its hidden truth
+    assert isinstance(m["heldout_accuracy"], float) and m["jglv"] is not None and m["edde"]["stats"] is not None
+    assert json.loads((ref/"config.json").read_text())["config_hash"]
+
+
+@pytest.mark.slow
+def test_real_run_from_scratch_killed_twice_matches_uninterrupted(tmp_path):
+    "The long way: two iterations, uninterrupted vs killed at two random moments and resumed."
+    seed = int(os.environ.get("LOOPTOOL_KILL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    cache = tmp_path/"cache"
+    t0 = time.time()
+    r = looptool(tmp_path/"ref", 2, cache)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    wall = time.time() - t0
+    kills = sum(kill_at_random(tmp_path/"run", 2, cache, rng, (1.0, 0.7 * wall)) for _ in range(2))
+    r = looptool(tmp_path/"run", 2, cache)
+    assert r.returncode == 0, f"kill seed {seed}: " + r.stdout[-3000:] + r.stderr[-3000:]
+    assert kills >= 1 and measured(tmp_path/"run", 2) == measured(tmp_path/"ref", 2), f"kill seed {seed}"
