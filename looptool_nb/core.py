@@ -204,12 +204,15 @@ def row_to_sample(r: dict) -> Sample:
 class DataError(ValueError):
     "A data file that cannot be read as samples (the message names file and line)."
 
+_UMASK = os.umask(0); os.umask(_UMASK)
+
 def atomic_write_text(path, text: str):
     "Write `text` to `path` through a temp file and a rename, so a kill never leaves half a file."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f: f.write(text); f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run folder's files should read like any other file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
