@@ -49,8 +49,9 @@ def test_actions_follow_the_table(files):
     rows = read_rows(files/"j.jsonl")
     assert {r["verdict"] for r in rows} >= {"PRED_WRONG", "LABEL_WRONG"}
     for r in rows:
-        assert r["action"] == ACTIONS[r["verdict"]]
-        assert r["new_label"] == (r["prediction"] if r["verdict"] == "LABEL_WRONG" else r["label"])
+        assert r["action"] == ("discard" if r["relabel_rejected"] else ACTIONS[r["verdict"]])
+        assert (r["relabel_rejected"] is None) or r["verdict"] == "LABEL_WRONG"
+        assert r["new_label"] == (r["prediction"] if r["action"] == "relabel" else r["label"])
         assert r["verdict"] == majority([v["verdict"] for v in r["votes"]])[0]
     assert ACTIONS == {"PRED_WRONG": "keep", "LABEL_WRONG": "relabel", "BOTH_CORRECT": "keep_if_high_ppl", "BOTH_WRONG": "discard"}
     # only failed samples are judged
