@@ -3,8 +3,8 @@
 
 Two steps, the first one nbdev's own:
 1. every notebook in `nbs/` goes through nbdev 3's docs processors (what `nbdev-proc-nbs` runs: show_doc rendered
-   for exported symbols, exported source hidden, directives applied) into `_proc/`, one subprocess per notebook, in
-   parallel, with a timeout. Nothing is executed except what those processors run (imports, exported cells,
+   for exported symbols, exported source hidden, directives applied) into `_proc/`, in parallel worker processes
+   (reused from notebook to notebook, as nbdev's own `proc_nbs` does), with a timeout per notebook. Nothing is executed except what those processors run (imports, exported cells,
    show_doc); the pages show the outputs stored in the notebooks.
 2. each processed notebook becomes one HTML page (markdown-it + Pygments) with a sidebar listing every page in loop
    order; `index.ipynb` is the home page. Run reports (`results/*/report.md`, one level deeper too) become
@@ -20,7 +20,7 @@ outputs: the stage demos and figures, without committing outputs into the notebo
 """
 from __future__ import annotations
 
-import argparse, concurrent.futures as cf, hashlib, html, json, os, re, shutil, subprocess, sys, time
+import argparse, hashlib, html, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ SITE_NAME = "looptool"
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# step 1: nbdev's processors, one notebook per subprocess
+# step 1: nbdev's processors, in reused worker processes
 def execute_nb(src: Path):
     "`src` executed as `nbdev-test` runs it (cells flagged with the config's `tst_flags`, e.g. `slow`, skipped)."
     from fastcore.nbio import read_nb
@@ -86,6 +86,65 @@ def _key(src: Path, execute: bool) -> str:
     return h.hexdigest()
 
 
+class _Worker:
+    """A `--proc-worker` subprocess: processes one notebook per request, so that torch & co. are imported once per
+    worker rather than once per notebook (nbdev's own `proc_nbs` also reuses its worker processes)."""
+
+    def __init__(self, execute: bool):
+        import tempfile
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.p = subprocess.Popen([sys.executable, __file__, "--proc-worker"] + ["--execute"] * execute, cwd=ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+
+    def alive(self) -> bool: return self.p.poll() is None
+
+    def run(self, src: Path, dst: Path, timeout: float) -> str | None:
+        "None on success, else the error."
+        import select
+        try:
+            self.p.stdin.write(json.dumps([str(src), str(dst)]) + "\n")
+            self.p.stdin.flush()
+        except BrokenPipeError: return self._died()
+        if not select.select([self.p.stdout], [], [], timeout)[0]:
+            self.p.kill()
+            self.p.wait()
+            return f"processing took longer than {timeout} s (an import cell that runs heavy code?)"
+        line = self.p.stdout.readline()
+        if not line: return self._died()
+        r = json.loads(line)
+        return None if r["ok"] else r["err"]
+
+    def _died(self) -> str:
+        self.p.wait()
+        self.log.seek(0)
+        tail = "\n".join(self.log.read().strip().splitlines()[-15:])
+        return f"the processing worker died (exit status {self.p.returncode}):\n{tail}"
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=30)
+        except Exception: self.p.kill()
+        self.log.close()
+
+
+def worker_main(execute: bool) -> int:
+    "Serve `[src, dst]` JSON lines from stdin: process each notebook, answer one JSON line on the original stdout."
+    import warnings
+    warnings.simplefilter("ignore")  # nbdev's FAQ warning on import cells is noise here; failures are reported
+    answer = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # whatever the notebooks print goes to stderr, never into the answers
+    for line in sys.stdin:
+        src, dst = json.loads(line)
+        try:
+            proc_one(Path(src), Path(dst), execute)
+            r = {"ok": True}
+        except BaseException as e:  # a notebook's SystemExit included
+            r = {"ok": False, "err": f"{type(e).__name__}: {e}"}
+        answer.write(json.dumps(r) + "\n")
+    return 0
+
+
 def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: bool, execute: bool = False) -> dict[str, str]:
     "Process `nbs` into `proc`, reusing unchanged results; returns {notebook path: error} for the failures."
     proc.mkdir(parents=True, exist_ok=True)
@@ -94,30 +153,36 @@ def process_all(nbs: list[Path], proc: Path, workers: int, timeout: int, force: 
     todo = [s for s in nbs if force or cache.get(s.name) != _key(s, execute) or not (proc / s.name).exists()]
     errors: dict[str, str] = {}
 
-    def run(src: Path):
-        t = time.time()
-        try:
-            r = subprocess.run([sys.executable, __file__, "--proc-one", str(src), str(proc / src.name)] + ["--execute"] * execute,
-                               cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return src, f"processing took longer than {timeout} s (an import cell that runs heavy code?)", time.time() - t
-        if r.returncode != 0:
-            tail = (r.stderr or r.stdout).strip().splitlines()
-            msg = "\n".join(tail[-15:])
-            return src, msg, time.time() - t
-        return src, None, time.time() - t
+    import queue, threading
+    q: "queue.Queue[Path]" = queue.Queue()
+    for src in sorted(todo, key=lambda p: -p.stat().st_size): q.put(src)  # biggest first: better balance
+    results = []
 
-    with cf.ThreadPoolExecutor(max(1, workers)) as ex:
-        for src, err, dt in ex.map(run, todo):
-            rel = src.relative_to(ROOT) if src.is_relative_to(ROOT) else src
-            if err:
-                errors[str(rel)] = err
-                cache.pop(src.name, None)
-                (proc / src.name).unlink(missing_ok=True)
-                print(f"docs: FAILED to process {rel} ({dt:.1f} s)", file=sys.stderr)
-            else:
-                cache[src.name] = _key(src, execute)
-                print(f"docs: processed {rel} ({dt:.1f} s)")
+    def slot():  # one worker process at a time per slot, reused for notebook after notebook
+        w = None
+        while True:
+            try: src = q.get_nowait()
+            except queue.Empty: break
+            if w is None: w = _Worker(execute)
+            t = time.time()
+            err = w.run(src, proc / src.name, timeout)
+            if err is not None and not w.alive(): w = None  # timed out or died: the next notebook gets a new one
+            results.append((src, err, time.time() - t))
+        if w is not None: w.close()
+
+    threads = [threading.Thread(target=slot) for _ in range(max(1, min(workers, len(todo))))]
+    for th in threads: th.start()
+    for th in threads: th.join()
+    for src, err, dt in sorted(results, key=lambda r: r[0].name):
+        rel = src.relative_to(ROOT) if src.is_relative_to(ROOT) else src
+        if err:
+            errors[str(rel)] = err
+            cache.pop(src.name, None)
+            (proc / src.name).unlink(missing_ok=True)
+            print(f"docs: FAILED to process {rel} ({dt:.1f} s)", file=sys.stderr)
+        else:
+            cache[src.name] = _key(src, execute)
+            print(f"docs: processed {rel} ({dt:.1f} s)")
     names = {s.name for s in nbs}
     for stale in proc.glob("*.ipynb"):  # notebooks removed from nbs/
         if stale.name not in names: stale.unlink()
@@ -600,7 +665,9 @@ def main(argv=None) -> int:
                     help="run each notebook as nbdev-test does (slow cells skipped) and show its fresh outputs; "
                          "by default the stored outputs are shown and nothing heavy runs")
     ap.add_argument("--proc-one", nargs=2, metavar=("SRC", "DST"), help=argparse.SUPPRESS)
+    ap.add_argument("--proc-worker", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.proc_worker: return worker_main(a.execute)
     if a.proc_one:
         import warnings
         warnings.simplefilter("ignore")  # nbdev's FAQ warning on import cells is noise here; failures are reported
