@@ -1,0 +1,145 @@
+"""The experiment grids, their aggregation over seeds (t intervals, paired differences) and the report sections.
+
+Fast: the loop is replaced by a runner that writes the files a finished run leaves (summary.json, iter_K/metrics.json,
+data.jsonl + probe.jsonl for error-seed accuracy); the real loop is exercised by tests/test_resume.py.
+"""
+import json, math, random
+from pathlib import Path
+
+import pytest
+
+from looptool_nb.core import ConfigError, Sample, load_config, make_call, render_calls, write_samples, atomic_write_json
+from looptool_nb import experiments as X
+
+
+def _t_cdf(x, df, steps=20000):
+    c = math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
+    f = lambda t: c * (1 + t * t / df) ** (-(df + 1) / 2)
+    h = x / steps
+    return 0.5 + h / 3 * (f(0) + f(x) + sum((4 if i % 2 else 2) * f(i * h) for i in range(1, steps)))
+
+
+def test_t_quantiles_match_students_distribution():
+    for df in range(1, 31):
+        assert abs(_t_cdf(X.t975(df), df) - 0.975) < 3e-4, df
+    assert X.t975(200) == 1.96
+    with pytest.raises(ValueError): X.t975(0)
+
+
+def test_spread_and_paired_intervals():
+    rng = random.Random(0)
+    xs = [rng.gauss(0.5, 0.1) for _ in range(5)]
+    s = X.spread(xs)
+    m, sd = sum(xs) / 5, math.sqrt(sum((x - sum(xs) / 5) ** 2 for x in xs) / 4)
+    assert s["n"] == 5 and abs(s["mean"] - m) < 1e-12 and abs(s["std"] - sd) < 1e-12
+    assert abs((s["hi"] - s["lo"]) / 2 - 2.776 * sd / math.sqrt(5)) < 1e-12
+    assert X.spread([None, None])["mean"] is None and X.spread([0.3])["std"] is None
+    # paired: a constant shift with tiny noise is significant, a sign flip is not, unmatched seeds are ignored
+    a = {0: 0.50, 1: 0.61, 2: 0.40}
+    assert X.paired(a, {0: 0.40, 1: 0.50, 2: 0.31, 7: 0.9})["excludes_zero"]
+    assert X.paired(a, {0: 0.60, 1: 0.50, 2: 0.41})["excludes_zero"] is False
+    assert X.paired(a, {0: None})["n"] == 0
+
+
+def test_grid_cells_are_valid_configs_with_one_folder_each():
+    for name, e in X.EXPERIMENTS.items():
+        cells = X.grid(name, "reduced", root="R")
+        assert len(cells) == len(e.arms) * 3
+        assert len({c.run_dir for c in cells}) == len(cells)
+        for c in cells:
+            cfg = load_config(c.preset, list(c.sets))
+            assert cfg.seed == c.seed and cfg.iterations == e.iterations
+            assert c.command().startswith(f"looptool run --preset {c.preset} --run-dir R/{name}/reduced/")
+    # the two arms of iterative vs static differ only in the ablation switch: same GRPO steps per iteration
+    lo, st = [load_config(c.preset, list(c.sets)) for c in X.grid("iterative_vs_static", "full", seeds=[0])]
+    diff = {k for k, v in lo.to_dict().items() if st.to_dict().get(k) != v}
+    assert diff == {"ablation"}, diff
+    noise = load_config("cpu-tiny", list(X.grid("noise", "full", seeds=[0], arms=["teacher0.30_judge0.7"])[0].sets))
+    assert (noise.teacher_error_rate, noise.judge_accuracy) == (0.3, 0.7)
+    with pytest.raises(ConfigError, match="unknown experiment"): X.grid("fig9")
+    with pytest.raises(ConfigError, match="unknown scale"): X.grid("noise", "huge")
+
+
+def _call(v): return render_calls([make_call("f", {"x": v})])
+
+
+def _fake_run(c, gain):
+    """Write what a finished run leaves; the loop arm gains `gain` per iteration; D_K holds 10 error seeds of which
+    the model gets min(10, 2K + seed) right."""
+    rng = random.Random(c.seed)
+    run, n = Path(c.run_dir), X.EXPERIMENTS[c.experiment].iterations
+    for K in range(n + 1):
+        acc = 0.3 + 0.02 * K + rng.uniform(-0.01, 0.01) + (gain * K if c.arm not in ("static",) else 0)
+        atomic_write_json(run / f"iter_{K}" / "metrics.json", {
+            "iteration": K, "heldout_accuracy": acc, "seed_train_noise": {"rate": 0.15} if K == 0 else None,
+            "data_noise": {"rate": 0.1}, "next_data": {"noise": {"rate": 0.2 - 0.05 * K}},
+            "jglv": {"confusion": {"LABEL_WRONG": {"LABEL_WRONG": 4, "BOTH_WRONG": 1}, "PRED_WRONG": {"LABEL_WRONG": 1}}} if K else None})
+        if K and c.arm != "static":
+            data = [Sample(f"s{i}", [{"role": "user", "content": "q"}], [], _call(i), {"truth": _call(i), "compose_role": "error_seed"})
+                    for i in range(10)] + [Sample("n0", [{"role": "user", "content": "q"}], [], _call(0), {"truth": _call(0), "compose_role": "seed_new"})]
+            write_samples(run / f"iter_{K}" / "data.jsonl", data)
+            right = min(10, 2 * K + c.seed)
+            rows = [{"id": f"s{i}", "prediction": _call(i if i < right else -1), "status": "x"} for i in range(10)]
+            (run / f"iter_{K}" / "probe.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    atomic_write_json(run / "summary.json", {"iterations": n, "config_hash": "fake", "total_stage_seconds": 2.0})
+
+
+def test_run_grid_then_report_iterative_vs_static(tmp_path):
+    seen = []
+    res = X.run_grid(X.grid("iterative_vs_static", "demo", root=tmp_path), runner=lambda c: (seen.append(c.arm), _fake_run(c, 0.05)),
+                     out=open("/dev/null", "w"))
+    assert [r["ok"] for r in res] == [True] * 6 and seen == ["loop"] * 3 + ["static"] * 3
+    p = X.experiment_report("iterative_vs_static", tmp_path)
+    txt = p.read_text()
+    assert "the interval excludes zero" in txt and "loop beats static by 20.0 points" in txt
+    assert (tmp_path / "iterative_vs_static" / "demo_iterative_vs_static.png").stat().st_size > 1000
+    assert (tmp_path / "iterative_vs_static" / "demo_iterative_vs_static.svg").exists()
+    assert txt.count("looptool run --preset cpu-tiny") == 6
+    recs = json.loads((tmp_path / "iterative_vs_static" / "cells.json").read_text())
+    assert len(recs) == 6 and recs[0]["heldout"][0] is not None and recs[0]["error_seed_accuracy"][1] == 0.2
+    # the committed cells.json alone (run folders gone) gives the same report text
+    import shutil; shutil.rmtree(tmp_path / "iterative_vs_static" / "demo")
+    assert X.experiment_report("iterative_vs_static", tmp_path).read_text() == txt
+
+
+def test_report_says_plainly_when_the_interval_includes_zero(tmp_path):
+    X.run_grid(X.grid("iterative_vs_static", "demo", root=tmp_path), runner=lambda c: _fake_run(c, 0.0), out=open("/dev/null", "w"))
+    txt = X.experiment_report("iterative_vs_static", tmp_path).read_text()
+    assert "**the interval does not exclude zero**" in txt
+
+
+def test_unfinished_and_failed_cells_are_named_not_averaged(tmp_path):
+    def runner(c):
+        if c.seed == 2: raise RuntimeError("stage 04_train failed")
+        _fake_run(c, 0.05)
+    res = X.run_grid(X.grid("ablations", "demo", root=tmp_path, arms=["full", "no_edde"]), runner=runner, out=open("/dev/null", "w"))
+    assert [r["ok"] for r in res] == [True, True, False] * 2 and res[2]["error"] == "RuntimeError: stage 04_train failed"
+    (tmp_path / "ablations" / "demo" / "full" / "seed_2").mkdir(parents=True)  # a started, unfinished run
+    txt = X.experiment_report("ablations", tmp_path).read_text()
+    assert "Not finished (left out above): full seed 2" in txt
+    assert "(n=2)" in txt and "(n=3)" not in txt
+    # error-seed accuracy: seeds 0 and 1 get 2K+seed of 10 right -> iteration 2: 40% and 50%
+    assert "45.0 ± 7.1" in txt
+
+
+def test_noise_section_precision_recall(tmp_path):
+    X.run_grid(X.grid("noise", "demo", root=tmp_path, seeds=[0, 1], arms=["teacher0.15_judge0.9"]), runner=lambda c: _fake_run(c, 0.0),
+               out=open("/dev/null", "w"))
+    txt = X.experiment_report("noise", tmp_path).read_text()
+    row = next(l for l in txt.splitlines() if l.startswith("| 15% | 90% |"))
+    # pooled over iterations 1 and 2: LABEL_WRONG judged 5 per iteration, 4 right -> precision 80%; true 5, found 4 -> 80%
+    assert row.count("80.0 ± 0.0") == 2, row
+    assert "| 15.0 ± 0.0" in row and "10.0 ± 0.0" in row  # seed label noise, final noise (0.2 − 0.05·2)
+
+
+def test_experiments_section_for_the_report(tmp_path):
+    assert X.experiments_section(tmp_path) == ""
+    X.run_grid(X.grid("scaling", "demo", root=tmp_path, seeds=[0]), runner=lambda c: _fake_run(c, 0.0), out=open("/dev/null", "w"))
+    X.experiment_report("scaling", tmp_path)
+    sec = X.experiments_section(tmp_path)
+    assert sec.startswith("## Experiment: Scaling the student") and "### Scale `demo`" in sec
+    assert "| smollm2-135m |" in sec and "--preset cpu-smol" in sec
+
+
+def test_bad_input_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown experiment"): X.experiments_main(["--only", "fig9", "--report-only"])
