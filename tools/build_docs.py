@@ -645,7 +645,7 @@ def build(out: Path, workers: int, timeout: int, force: bool, execute: bool = Fa
     os.replace(tmp, out)
 
     for w in warnings: print(f"docs: warning: {w}", file=sys.stderr)
-    print(f"docs: {len(pages)} pages in {out} ({time.time() - t0:.1f} s)")
+    print(f"docs: {len(pages)} pages in {out} ({time.time() - t0:.1f} s); open {out / 'index.html'}")
     if errors:
         for k, e in errors.items(): print(f"docs: ERROR {k} failed to process:\n{e}\n", file=sys.stderr)
         if any("SystemExit" in e for e in errors.values()): print(MAIN_HINT.strip(), file=sys.stderr)
