@@ -45,6 +45,14 @@ bench: install
 	$(BIN)/python -m pytest -q -m slow tests
 	@for b in bench/*.py; do [ -f "$$b" ] && { echo "== $$b"; $(BIN)/python "$$b" || exit 1; }; done; true
 
+# the paper's experiments (nbs/12_experiments.ipynb): grids of `looptool run` under results/experiments/NAME/SCALE/,
+# resumable, then results/experiments/NAME/report.md; EXP_SCALE=full|reduced|demo, EXP_ONLY="iterative_vs_static noise"
+EXP_SCALE ?= reduced
+EXP_ONLY ?=
+experiments: install
+	$(BIN)/python -c 'import sys; from looptool_nb.experiments import experiments_main; sys.exit(experiments_main(sys.argv[1:]))' \
+	  --scale $(EXP_SCALE) $(if $(EXP_ONLY),--only $(EXP_ONLY))
+
 # the docs site, offline (no Quarto): nbdev's notebook processors, then tools/build_docs.py's HTML, into _docs/;
 # DOCS_FLAGS=--execute also runs each notebook as nbdev-test does, to show fresh outputs (minutes)
 docs: install
