@@ -141,5 +141,8 @@ def test_experiments_section_for_the_report(tmp_path):
     assert "| smollm2-135m |" in sec and "--preset cpu-smol" in sec
 
 
-def test_bad_input_is_a_config_error():
-    with pytest.raises(ConfigError, match="unknown experiment"): X.experiments_main(["--only", "fig9", "--report-only"])
+def test_bad_input_is_one_line(capsys):
+    assert X.experiments_main(["--only", "fig9", "--report-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("looptool experiments: error: unknown experiment fig9") and err.count("\n") == 1
+    with pytest.raises(ConfigError, match="unknown experiment"): X.run_experiments(["fig9"])
