@@ -318,6 +318,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop.notebook_path': ('loop.html#notebook_path', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.plan': ('loop.html#plan', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.prepare_notebook': ('loop.html#prepare_notebook', 'looptool_nb/loop.py'),
+                                  'looptool_nb.loop.prior_durations': ('loop.html#prior_durations', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.probe_counts': ('loop.html#probe_counts', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.read_marker': ('loop.html#read_marker', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.run_hash': ('loop.html#run_hash', 'looptool_nb/loop.py'),
