@@ -337,6 +337,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop.write_run_config': ('loop.html#write_run_config', 'looptool_nb/loop.py')},
             'looptool_nb.probe': { 'looptool_nb.probe.Decoded': ('probe.html#decoded', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe._decode_batch': ('probe.html#_decode_batch', 'looptool_nb/probe.py'),
+                                   'looptool_nb.probe._grow_layer_class': ('probe.html#_grow_layer_class', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe._prefill': ('probe.html#_prefill', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe._register_gqa': ('probe.html#_register_gqa', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.cpu_threads': ('probe.html#cpu_threads', 'looptool_nb/probe.py'),
