@@ -116,7 +116,7 @@ def test_unfinished_and_failed_cells_are_named_not_averaged(tmp_path):
     assert [r["ok"] for r in res] == [True, True, False] * 2 and res[2]["error"] == "RuntimeError: stage 04_train failed"
     (tmp_path / "ablations" / "demo" / "full" / "seed_2").mkdir(parents=True)  # a started, unfinished run
     txt = X.experiment_report("ablations", tmp_path).read_text()
-    assert "Not finished (left out above): full seed 2" in txt
+    assert "Not finished: full seed 2 — such a run contributes only the iterations it completed" in txt
     assert "(n=2)" in txt and "(n=3)" not in txt
     # error-seed accuracy: seeds 0 and 1 get 2K+seed of 10 right -> iteration 2: 40% and 50%
     assert "45.0 ± 7.1" in txt
