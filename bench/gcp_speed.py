@@ -55,11 +55,14 @@ def main(argv=None):
     t = time.perf_counter(); ref = per_sample_generate(model, tok, prompts, cfg.max_completion_length); t_s = time.perf_counter() - t
     assert [(d.text, d.n_tokens) for d in ours] == [(x[0], x[2]) for x in ref], "batched and per-sample outputs differ"
     assert all(abs(d.ppl - x[1]) <= 1e-3 * x[1] for d, x in zip(ours, ref)), "PPL differs"
+    t = time.perf_counter(); greedy_decode(model, tok, prompts, cfg.probe_batch_size, 1); t_p = time.perf_counter() - t
     toks = sum(d.n_tokens for d in ours)
     ptoks = sum(len(encode_prompt(tok, p)) for p in prompts)
     print(f"model={a.model or cfg.student} samples={len(samples)} batch={cfg.probe_batch_size} max_new={cfg.max_completion_length} "
           f"prompt_tokens={ptoks} (mean {ptoks / len(prompts):.0f}) generated_tokens={toks} threads={a.threads}")
     print(f"per-sample generate: {t_s:.2f}s ({toks / t_s:.0f} tok/s)   batched greedy_decode: {t_b:.2f}s ({toks / t_b:.0f} tok/s)")
+    print(f"prompt pass alone (max_new_tokens=1, the floor both share): {t_p:.2f}s -> speed-up bound at this prompt length "
+          f"~{t_s / t_p:.1f}x")
     print(f"GCP speed-up (same outputs asserted): {t_s / t_b:.1f}x")
     return 0
 
