@@ -148,3 +148,10 @@ def test_failing_stage_is_one_line_and_resumable(nbs, tmp_path):
     r = looptool(*run_args(tmp_path/"run", nbs, "seed=3", iterations=0))   # fixed: continues with 09_evaluate only
     assert r.returncode == 0 and "3 already done: continuing" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     assert "step 4/4 started" in r.stdout and "step 3/4 started" not in r.stdout
+
+
+def test_every_real_stage_notebook_is_runnable_by_the_loop():
+    """Each real stage notebook has a Run this stage section whose parameters match the runner's table and that uses
+    no name defined only by the notebook's earlier (demo) cells: looptool run executes just that section."""
+    from looptool_nb.loop import check_runnable, default_nbs_dir
+    check_runnable(default_nbs_dir())
