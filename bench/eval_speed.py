@@ -8,7 +8,7 @@ the same run with an oracle predictor (the harness without the model) as a ratio
 import os, resource, sys, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
-torch.set_num_threads(int(os.environ.get("EVAL_SPEED_THREADS", "2")))
+torch.set_num_threads(int(os.environ.get("EVAL_SPEED_THREADS", "1")))  # on a shared 2-core machine one thread is faster (no spin-waiting)
 from looptool_nb.core import load_config
 from looptool_nb.evaluate import SINGLE_TURN, bfcl_entries, bfcl_oracle_output, eval_bfcl, model_predictor
 
