@@ -45,7 +45,7 @@ def test_two_rounds_budget_parts_and_pool(tmp_path, seed_dir):
     _round(run, cfg, 1)
     c2 = run_compose(cfg, run, 1)
     assert c2["total"] == 100 and c2["seed_new"] == fresh_quota(cfg, 2) and c2["shortfall"] == 0
-    assert c2["error_seed"] == c2["available"]["error_seed"] and c2["edde"] > 0 and c2["hppl"] > 0
+    assert c2["error_seed"] == c2["available"]["error_seed"] and c2["edde"] == c2["available"]["edde"] > 0 and c2["hppl"] > 0
     d2 = read_samples(run/"iter_2"/"data.jsonl")
     assert sum(s.meta["compose_role"] == r for s in d2 for r in ROLES) == 100
     assert len({s.id for s in d2}) == 100
@@ -98,7 +98,7 @@ def test_ablations(tmp_path, seed_dir, ablation):
     elif ablation == "hppl_replace":
         assert a["edde"] == 0 and a["hppl"] == f["hppl"] + f["edde"] and a["total"] == 100
     elif ablation == "seed_repeat":
-        assert a["edde"] == 0 and a["seed_repeat"] > 0 and a["total"] == 100
+        assert a["edde"] == 0 and a["seed_repeat"] == f["edde"] > 0 and a["total"] == 100
         es = {s.id for s in d if s.meta["compose_role"] == "error_seed"}
         assert all(s.id.split("#r")[0] in es for s in d if s.meta["compose_role"] == "seed_repeat")
     elif ablation == "static":
@@ -129,3 +129,15 @@ def test_dry_pool_is_topped_up_from_edde_then_high_ppl(tmp_path, seed_dir):
     assert c2["seed_new"] == 0
     assert c2["edde"] == c2["available"]["edde"] or c2["hppl"] == 0   # leftover EDDE first, then high-PPL
     assert c2["total"] == min(2000, c2["available"]["error_seed"] + c2["available"]["edde"] + c2["available"]["hppl_candidates"])
+
+
+def test_weak_student_families_keep_edde_in(tmp_path, seed_dir):
+    "When error seeds and EDDE overflow the room, whole families go in: EDDE samples still enter D_2, each with its seed."
+    run, cfg = _run(tmp_path, seed_dir, ["edde_k=4"])
+    run_compose(cfg, run, 0); _round(run, cfg, 1, acc=0.1)
+    c2 = run_compose(cfg, run, 1)
+    assert c2["error_seed"] + c2["edde"] == 100 - c2["seed_new"] and c2["hppl"] == 0
+    assert c2["edde"] > 2 * c2["error_seed"] > 0
+    d2 = read_samples(run/"iter_2"/"data.jsonl")
+    es = {s.id for s in d2 if s.meta["compose_role"] == "error_seed"}
+    assert all(s.meta["parent"] in es for s in d2 if s.meta["compose_role"] == "edde")
