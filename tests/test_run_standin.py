@@ -101,6 +101,7 @@ def test_not_a_run_folder_is_refused(tmp_path, nbs):
     assert (tmp_path/"notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow   # the default suite kills the real loop (tests/test_resume.py); this one draws more kill points cheaply
 def test_kill_at_random_moment_then_resume_measures_the_same(reference, nbs, tmp_path):
     ref_run, ref_seconds, _ = reference
     seed = int(os.environ.get("LOOPTOOL_KILL_SEED", time.time_ns() % 10_000))
