@@ -146,3 +146,14 @@ def test_bad_input_is_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith("looptool experiments: error: unknown experiment fig9") and err.count("\n") == 1
     with pytest.raises(ConfigError, match="unknown experiment"): X.run_experiments(["fig9"])
+
+
+def test_partial_runs_count_the_iterations_they_completed(tmp_path):
+    cells = X.grid("iterative_vs_static", "demo", root=tmp_path)
+    X.run_grid(cells, runner=lambda c: _fake_run(c, 0.05), out=open("/dev/null", "w"))
+    for c in cells:  # as if every run had been stopped after iteration 2
+        for K in (3, 4): (Path(c.run_dir) / f"iter_{K}" / "metrics.json").unlink()
+        (Path(c.run_dir) / "summary.json").unlink()
+    txt = X.experiment_report("iterative_vs_static", tmp_path).read_text()
+    assert "**iter 4 was not reached** by at least two seed pairs (n=0). At iter 2" in txt
+    assert "difference loop − static is 10.0 points" in txt and "Not finished: loop seed 0" in txt
