@@ -5,7 +5,8 @@
 Every model trains on the same prompts (the cpu-tiny seed world) with the preset's group size and lengths. The
 students are untrained (warm start 0 steps), so every completion runs to max_completion_length: the figures are the
 upper bound of a step. Ratios to tiny-1m are measured in the same process, so they hold on a busy machine; the
-absolute seconds depend on the load (say so when quoting them). Peak RSS is the peak resident memory of a child
+absolute wall seconds depend on the load (say so when quoting them); CPU seconds per step (process time, all threads)
+depend on it much less. Peak RSS is the peak resident memory of a child
 process that runs `looptool train` on cpu-tiny (warm start + GRPO), read with getrusage.
 """
 import argparse, json, os, resource, statistics, subprocess, sys, tempfile, time
@@ -32,6 +33,7 @@ def step_seconds(name: str, preset: str, data, steps: int, tmp: Path) -> dict:
     _, s = grpo(model, tok, data, cfg, tmp / f"grpo-{name}", save=False)
     times = [r["step_time"] for r in s["per_step"]][1:] or [r["step_time"] for r in s["per_step"]]
     return {"student": name, "params_M": round(n_params(model) / 1e6, 2), "prompts_per_step": cfg.grpo_batch_size,
+            "cpu_s_per_step": round(s["cpu_seconds"] / max(1, s["steps"]), 2),
             "generations": cfg.num_generations, "max_completion": cfg.max_completion_length,
             "s_per_step": round(statistics.median(times), 2), "completion_len": round(s["completion_length_mean"] or 0, 1)}
 
@@ -58,13 +60,13 @@ def main(argv=None):
     write_samples(tmp / "train.jsonl", data)
     rows = [step_seconds(n, "cpu-tiny", data, a.steps, tmp) for n in TINY_LADDER]
     if not a.no_smol: rows.append(step_seconds("smollm2-135m", "cpu-smol", data, max(2, a.steps - 1), tmp))
-    base = rows[0]["s_per_step"]
     print(f"GRPO step time ({a.threads} threads; load average {os.getloadavg()[0]:.1f} at the end)")
-    print("| student | params | prompts x generations | max completion | s/step | x tiny-1m |")
-    print("|---|---|---|---|---|---|")
+    print("| student | params | prompts x generations | max completion | s/step (wall) | CPU s/step | x tiny-1m (CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    cbase = rows[0]["cpu_s_per_step"]
     for r in rows:
         print(f"| {r['student']} | {r['params_M']}M | {r['prompts_per_step']} x {r['generations']} | {r['max_completion']} | "
-              f"{r['s_per_step']} | {r['s_per_step'] / base:.1f} |")
+              f"{r['s_per_step']} | {r['cpu_s_per_step']} | {r['cpu_s_per_step'] / cbase:.1f} |")
     rss = peak_rss_mb(tmp, tmp / "train.jsonl", "cpu-tiny", ["max_steps_per_iteration=3", "warmstart_steps=20"])
     print(f"peak RSS of a cpu-tiny `looptool train` run (warm start of 20 steps + 3 GRPO steps): {rss:.0f} MB (bar: < 3000 MB)")
     print(json.dumps({"rows": rows, "peak_rss_mb": round(rss)}))
