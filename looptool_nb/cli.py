@@ -20,6 +20,7 @@ SUBCOMMANDS = {  # name: (module, function, one-line help)
     "run":     ("looptool_nb.loop",    "run_main",     "run the whole closed loop for a preset, resumably"),
     "eval":    ("looptool_nb.evaluate", "eval_main",   "evaluate a model on BFCL v3, ACEBench or the synthetic held-out split"),
     "report":  ("looptool_nb.report",  "report_main",  "write report.md and figures for a run folder"),
+    "experiments": ("looptool_nb.experiments", "experiments_main", "run the paper's experiment grids and write their reports"),
 }
 
 def _resolve(name: str):
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(prog="looptool", description="LoopTool: a closed data-training loop for tool-calling LLMs.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="subcommands:\n" + "\n".join(f"  {k:<8} {h}" for k, (_, _, h) in SUBCOMMANDS.items())
+                                epilog="subcommands:\n" + "\n".join(f"  {k:<11} {h}" for k, (_, _, h) in SUBCOMMANDS.items())
                                        + "\n\n`looptool SUBCOMMAND --help` shows a subcommand's options.")
     p.add_argument("subcommand", choices=list(SUBCOMMANDS), metavar="SUBCOMMAND")
     p.add_argument("args", nargs=argparse.REMAINDER)
