@@ -317,6 +317,7 @@ class Config:
     # -- GCP / JGLV / EDDE / composition
     probe_batch_size: int = 32
     edde_k: int = 4
+    edde_error_rate: float = -1.0   # simulated EDDE writer: label noise left after verification (-1 = teacher_error_rate)
     budget: int = 18304
     fresh_seed_share: float = 0.3076923   # fresh seed share of D_2 (Table 3: 5632/18304 = 4/13); halves each later round, D_1 all fresh
     ablation: Ablation = "full"
