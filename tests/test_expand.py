@@ -69,3 +69,12 @@ def test_cli_and_bad_input(run, capsys):
     assert "seed world" in capsys.readouterr().err
     assert cli(args + ["--world", str(run/"seed"/"apis.json")] + sum([["--set", s] for s in SETS], [])) == 0
     assert json.loads(capsys.readouterr().out)["kept"] > 0
+
+
+def test_edde_error_rate_sets_the_kept_noise(run):
+    clean = expand_stage(load_config("cpu-tiny", SETS + ["edde_error_rate=0.0"]), run/"data.jsonl", run/"judge.jsonl",
+                         run/"clean.jsonl", run/"seed"/"apis.json", iteration=1)
+    assert clean["label_noise"] == 0.0 and clean["kept"] > 0
+    noisy = expand_stage(load_config("cpu-tiny", SETS + ["edde_error_rate=0.4"]), run/"data.jsonl", run/"judge.jsonl",
+                         run/"noisy.jsonl", run/"seed"/"apis.json", iteration=1)
+    assert noisy["label_noise"] > 0.2
