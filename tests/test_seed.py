@@ -31,7 +31,8 @@ def test_seed_folder_has_the_run_folder_contract(small_run):
         assert META_KEYS <= set(s.meta), s.meta.keys()
         assert s.meta["situation"] in SITUATIONS
         assert s.messages[0]["role"] == "system" and "The current time is" in s.messages[0]["content"]
-        assert len(s.tools) <= max(cfg.candidate_tools, 3)
+        # distractors fill the list up to candidate_tools; a plan that uses more functions shows them all
+        assert len(s.tools) <= max(cfg.candidate_tools, len({c[0] for c in s.meta["structure"]["calls"]}))
     assert {s.meta["situation"] for s in train} == set(SITUATIONS)
     assert {s.meta["situation"] for s in test} == set(SITUATIONS)
     assert set(card["train"]["situations"]) == set(SITUATIONS)
