@@ -195,6 +195,12 @@ def stage_prelude(preset: str, sets: list, run_dir: str, iteration: int, stage: 
     return seed
 
 # %% ../nbs/10_loop.ipynb #28d9f6b5
+def _only_imports(src: str) -> bool:
+    "Whether a cell holds nothing but import statements (docs tooling splits imports into cells of their own)."
+    try: body = ast.parse(src).body
+    except SyntaxError: return False
+    return bool(body) and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body)
+
 def prepare_notebook(path, stage: Stage, prelude: str, full: bool = False, params: dict | None = None):
     "The notebook papermill runs for `stage`: its Run section (or all of it) after an import of its module, plus `prelude`."
     import nbformat  # here, not at the top: stage kernels import this module, and nbformat costs them seconds
@@ -213,7 +219,7 @@ def prepare_notebook(path, stage: Stage, prelude: str, full: bool = False, param
             f"globals().update({{k: v for k, v in vars(_stage_module).items() if not k.startswith('__')}})"))
     imports = list(dict.fromkeys(i for c in nb.cells[:run_at] if c.cell_type == "code" for i in _imports(c.source)))
     if imports: head.append(nbformat.v4.new_code_cell("# the notebook's own imports\n" + "\n".join(imports)))
-    code_after = [i for i, c in enumerate(nb.cells) if i > par_at and c.cell_type == "code"]
+    code_after = [i for i, c in enumerate(nb.cells) if i > par_at and c.cell_type == "code" and not _only_imports(c.source)]  # an import cell is not the call
     if len(code_after) < stage.cells: raise RunError(f"{stage.notebook}: no code cell after its parameters cell calls the stage")
     body = [c for c in nb.cells[run_at:code_after[stage.cells - 1] + 1] if keep(c)]
     setup = _setup_cells(nb.cells[:run_at], head, body, mod, params if params is not None else
