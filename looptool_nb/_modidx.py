@@ -307,6 +307,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop._loads': ('loop.html#_loads', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._lock': ('loop.html#_lock', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._module_names': ('loop.html#_module_names', 'looptool_nb/loop.py'),
+                                  'looptool_nb.loop._only_imports': ('loop.html#_only_imports', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._pct': ('loop.html#_pct', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._pred': ('loop.html#_pred', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop._samples': ('loop.html#_samples', 'looptool_nb/loop.py'),
