@@ -49,6 +49,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.core.make_tool': ('core.html#make_tool', 'looptool_nb/core.py'),
                                   'looptool_nb.core.parse_tool_calls': ('core.html#parse_tool_calls', 'looptool_nb/core.py'),
                                   'looptool_nb.core.presets': ('core.html#presets', 'looptool_nb/core.py'),
+                                  'looptool_nb.core.read_jsonl': ('core.html#read_jsonl', 'looptool_nb/core.py'),
                                   'looptool_nb.core.read_samples': ('core.html#read_samples', 'looptool_nb/core.py'),
                                   'looptool_nb.core.render_calls': ('core.html#render_calls', 'looptool_nb/core.py'),
                                   'looptool_nb.core.render_tool_response': ('core.html#render_tool_response', 'looptool_nb/core.py'),

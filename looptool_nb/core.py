@@ -16,8 +16,9 @@ __all__ = ['TOOL_CALL_OPEN', 'TOOL_CALL_CLOSE', 'SYSTEM_PROMPT', 'Backend', 'Abl
            'render_tool_response', 'ParseError', 'strip_think', 'has_tool_call_tag', 'parse_tool_calls', 'freeze',
            'calls_equal', 'tool_call_reward', 'calls_match', 'json_type_ok', 'validate_call', 'tools_block',
            'build_instruction', 'Sample', 'chatml', 'sample_to_row', 'row_to_sample', 'DataError', 'atomic_write_text',
-           'atomic_write_json', 'write_samples', 'read_samples', 'samples_to_dataset', 'dataset_to_samples',
-           'ConfigError', 'Config', 'find_settings', 'presets', 'load_config', 'set_seed', 'config_hash']
+           'atomic_write_json', 'write_samples', 'read_jsonl', 'read_samples', 'samples_to_dataset',
+           'dataset_to_samples', 'ConfigError', 'Config', 'find_settings', 'presets', 'load_config', 'set_seed',
+           'config_hash']
 
 # %% ../nbs/00_core.ipynb #560d3d4d
 def make_tool(name: str, description: str, properties: dict | None = None, required: list | None = None) -> dict:
@@ -225,16 +226,20 @@ def write_samples(path, samples: list[Sample]):
     "Samples as JSONL rows, atomically."
     atomic_write_text(path, "".join(json.dumps(sample_to_row(s), ensure_ascii=False) + "\n" for s in samples))
 
-def read_samples(path) -> list[Sample]:
-    "Samples from a JSONL file; a bad line raises `DataError` naming file and line."
+def read_jsonl(path, what: str = "data", convert=None) -> list:
+    "The rows of a JSONL file (through `convert`); a missing file or a bad line raises `DataError` naming file and line."
     path = Path(path)
-    if not path.exists(): raise DataError(f"{path}: no such data file")
+    if not path.exists(): raise DataError(f"{path}: no such {what} file")
     out = []
     for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip(): continue
-        try: out.append(row_to_sample(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as e: raise DataError(f"{path}:{i}: not a sample row ({type(e).__name__}: {e})") from None
+        try: out.append(convert(json.loads(line)) if convert else json.loads(line))
+        except (ValueError, KeyError, TypeError) as e: raise DataError(f"{path}:{i}: not a {what} row ({type(e).__name__}: {e})") from None
     return out
+
+def read_samples(path) -> list[Sample]:
+    "Samples from a JSONL file; a bad line raises `DataError` naming file and line."
+    return read_jsonl(path, "data", row_to_sample)
 
 def samples_to_dataset(samples: list[Sample]):
     "An HF `datasets.Dataset` of rows."

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, json, math, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, atomic_write_text,
+from .core import (Config, ConfigError, DataError, read_jsonl, Sample, atomic_write_json, atomic_write_text,
                               calls_match, has_tool_call_tag, load_config, read_samples)
 
 # %% auto #0
@@ -217,17 +217,11 @@ def probe_row(s: Sample, d: Decoded) -> dict:
             "pred_correct": None if truth is None else calls_match(d.text, truth)}
 
 def read_rows(path, what: str = "rows") -> list[dict]:
-    "JSONL rows of a stage file; a bad line raises `DataError` naming file and line."
-    path = Path(path)
-    if not path.exists(): raise DataError(f"{path}: no such {what} file")
-    out = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
-        try: r = json.loads(line)
-        except ValueError as e: raise DataError(f"{path}:{i}: not a JSON row ({e})") from None
-        if not isinstance(r, dict) or "id" not in r: raise DataError(f"{path}:{i}: a {what} row needs an 'id'")
-        out.append(r)
-    return out
+    "JSONL rows of a stage file, each a dict with an `id`; a bad line raises `DataError` naming file and line."
+    def with_id(r):
+        if not isinstance(r, dict) or "id" not in r: raise ValueError(f"a {what} row needs an 'id'")
+        return r
+    return read_jsonl(path, what, with_id)
 
 def write_rows(path, rows: list[dict]):
     "JSONL rows, atomically."
