@@ -330,6 +330,7 @@ class Config:
     # -- evaluation
     eval_benchmarks: str = "synthetic"
     eval_limit: int = 0
+    eval_backend: Literal["auto", "transformers", "vllm"] = "auto"   # evaluation inference (auto: vllm where it imports and a GPU is there)
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)
 
