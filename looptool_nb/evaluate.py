@@ -17,14 +17,15 @@ from .core import (ConfigError, DataError, ParseError, Sample, atomic_write_json
 # %% auto #0
 __all__ = ['Predictor', 'BFCL_PIN', 'NON_LIVE', 'LIVE', 'MULTI_TURN', 'SINGLE_TURN', 'BFCL_CATEGORIES', 'BFCL_MODEL_NAME',
            'BFCL_UNSATISFIABLE', 'ACE_NORMAL', 'ACE_SPECIAL', 'ACE_AGENT', 'ACE_WEIGHTS', 'ACE_URL', 'ACE_GROUPS',
-           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'bfcl_model_config_standin', 'bfcl', 'bfcl_category',
-           'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
+           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'EVAL_BACKENDS', 'bfcl_model_config_standin', 'bfcl',
+           'bfcl_category', 'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
            'bfcl_score_single', 'java_literal', 'js_literal', 'bfcl_oracle_output', 'bfcl_wrong_output',
            'bfcl_score_multi_turn', 'bfcl_run_multi_turn', 'python_call_to_json', 'bfcl_multi_turn_oracle',
            'bfcl_summary', 'expand_bfcl_categories', 'eval_bfcl', 'bfcl_oracle_predictor', 'ace_data_dir', 'ace_items',
            'ace_tools', 'ace_dialogue', 'ace_messages', 'ace_values_equal', 'ace_check_normal', 'ace_check_special',
            'ace_oracle_output', 'ace_score', 'ace_summary', 'expand_ace_categories', 'eval_acebench', 'eval_synthetic',
-           'synthetic_samples', 'model_predictor', 'evaluate', 'eval_main', 'evaluate_stage']
+           'synthetic_samples', 'pick_eval_backend', 'vllm_model', 'vllm_predictor', 'model_predictor', 'evaluate',
+           'eval_main', 'evaluate_stage']
 
 # %% ../nbs/09_evaluate.ipynb #3e36dbc6
 Predictor = Callable[[list, list], list]  # (prompts: list[list[dict]], keys: list[str]) -> list[str]
@@ -699,10 +700,81 @@ def synthetic_samples(data) -> list[Sample]:
         if c.is_file(): return read_samples(c)
     raise DataError(f"no held-out split at {p} (expected a JSONL file, or a folder with test.jsonl or seed/test.jsonl)")
 
+# %% ../nbs/09_evaluate.ipynb #66fcbe3a
+EVAL_BACKENDS = ("auto", "transformers", "vllm")
+_GPU_EXTRA = "the gpu extra (pip install 'looptool[gpu]') on a CUDA machine"
+
+def _vllm_imports() -> bool:
+    try: import vllm  # noqa: F401
+    except ImportError: return False
+    return True
+
+def pick_eval_backend(cfg) -> str:
+    "The engine that decodes for evaluation: `cfg.eval_backend`, `auto` being vllm where it imports and CUDA is there."
+    want = getattr(cfg, "eval_backend", "auto")
+    if want not in EVAL_BACKENDS: raise ConfigError(f"bad value for eval_backend: {want!r} (choose from {', '.join(EVAL_BACKENDS)})")
+    if want == "transformers": return want
+    import torch
+    gpu = torch.cuda.is_available()
+    if want == "auto": return "vllm" if gpu and _vllm_imports() else "transformers"
+    if not _vllm_imports(): raise ConfigError(f"eval_backend=vllm needs {_GPU_EXTRA}: vllm is not installed (or use eval_backend=transformers)")
+    if not gpu: raise ConfigError(f"eval_backend=vllm needs {_GPU_EXTRA}: no CUDA GPU is visible (or use eval_backend=transformers)")
+    return "vllm"
+
+# %% ../nbs/09_evaluate.ipynb #79389aca
+def vllm_model(model) -> str:
+    "What vLLM loads for `model`: a saved folder (its `pointer.json` followed), SmolLM2's converted folder, or a HF id."
+    from looptool_nb.student import TINY_LADDER, convert_smollm2, resolve_model_dir
+    name = str(model)
+    if name in TINY_LADDER:
+        raise ConfigError(f"eval_backend=vllm cannot serve {name!r}: a tiny-ladder name is built in memory, not a saved "
+                          "folder (pass its checkpoint folder, or use eval_backend=transformers)")
+    if name == "smollm2-135m": return str(convert_smollm2())
+    if Path(name).is_dir():
+        d = resolve_model_dir(name)
+        if not (d/"config.json").exists(): raise ConfigError(f"model folder {d} has no config.json (not a saved model)")
+        return str(d)
+    if name.startswith(("tiny-", ".", "/", "~")) or name.count("/") != 1:
+        raise ConfigError(f"unknown model {name!r}: not a saved folder, smollm2-135m, or a Hugging Face id")
+    from huggingface_hub import snapshot_download
+    try: return snapshot_download(name, local_files_only=True)  # the cached snapshot folder
+    except Exception as e:
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            raise ConfigError(f"model {name!r} is not in the local Hugging Face cache and downloads are off "
+                              f"(HF_HUB_OFFLINE=1): {str(e).splitlines()[0][:160]}") from None
+        return name  # vLLM fetches it
+
+def _has_chat_template(path: str) -> bool:
+    "Whether the tokenizer saved at `path` carries a chat template (a Hugging Face id is taken to)."
+    p = Path(path)
+    if not p.is_dir() or (p/"chat_template.jinja").exists() or (p/"chat_template.json").exists(): return True
+    tc = p/"tokenizer_config.json"
+    return tc.exists() and bool(json.loads(tc.read_text(encoding="utf-8")).get("chat_template"))
+
+def vllm_predictor(model: str, cfg, max_new_tokens: int | None = None, progress: bool = False) -> Predictor:
+    "A predictor that greedy-decodes `model` with vLLM's offline engine, started once (GPU only)."
+    try: from vllm import LLM, SamplingParams
+    except ImportError: raise ConfigError(f"eval_backend=vllm needs {_GPU_EXTRA}: vllm is not installed") from None
+    path = vllm_model(model)
+    kw = {}
+    if not _has_chat_template(path):
+        from looptool_nb.student import chat_template
+        kw["chat_template"] = chat_template()
+    llm = LLM(model=path, tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+              gpu_memory_utilization=cfg.vllm_gpu_memory_utilization, seed=cfg.seed)
+    params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens or cfg.max_completion_length)
+    def predict(prompts, keys):
+        outs = llm.chat([list(p) for p in prompts], params, use_tqdm=progress, **kw)
+        if len(outs) != len(prompts): raise RuntimeError(f"vLLM returned {len(outs)} outputs for {len(prompts)} prompts")
+        return [o.outputs[0].text for o in outs]
+    predict.backend = "vllm"
+    return predict
+
 # %% ../nbs/09_evaluate.ipynb #c339ddbf
 def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_size: int | None = None,
                     token_budget: int = 16384) -> Predictor:
-    "A predictor that greedy-decodes `model` (a folder, ladder name or id) in batches of at most `token_budget` tokens."
+    "A predictor that greedy-decodes `model` (a folder, ladder name or id): vLLM where `cfg.eval_backend` picks it, else transformers."
+    if pick_eval_backend(cfg) == "vllm": return vllm_predictor(model, cfg, max_new_tokens)
     from looptool_nb.student import load_student
     from looptool_nb.probe import greedy_decode, encode_prompt
     m, tok = load_student(model, cfg)
@@ -719,6 +791,7 @@ def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_si
             for j, d in zip(idx, greedy_decode(m, tok, [prompts[j] for j in idx], batch_size=k, max_new_tokens=mnt, max_prompt_tokens=keep)):
                 out[j] = d.text
         return out
+    predict.backend = "transformers"
     return predict
 
 # %% ../nbs/09_evaluate.ipynb #3b704976
@@ -731,7 +804,8 @@ def evaluate(model: str, bench: str, cfg, categories=None, limit: int = 0, out=N
     samples = synthetic_samples(data_dir) if bench == "synthetic" else None
     if samples is not None and not samples: raise DataError(f"{data_dir}: the held-out split is empty")
     predict = predict or model_predictor(model, cfg, max_new_tokens)
-    ident = {"model": str(model), "preset": cfg.preset, "max_new_tokens": max_new_tokens or cfg.max_completion_length}
+    ident = {"model": str(model), "preset": cfg.preset, "max_new_tokens": max_new_tokens or cfg.max_completion_length,
+             "backend": getattr(predict, "backend", None)}  # None: a predictor given by the caller
     if bench == "bfcl": return eval_bfcl(predict, categories, limit, out, ident, progress)
     if bench == "acebench": return eval_acebench(predict, categories, limit, data_dir, out, ident, progress)
     return eval_synthetic(predict, samples, limit, out, ident, progress)
