@@ -54,7 +54,7 @@ CPU_EXPERIMENTS = ["iterative_vs_static", "ablations", "scaling", "noise"]   # w
 # %% ../nbs/12_experiments.ipynb #3e3c967d
 SCALES = {
     "full": [],
-    "reduced": ["warmstart_steps=200", "n_dialogues=600", "n_test=150", "budget=240", "max_steps_per_iteration=15"],
+    "reduced": ["n_test=200", "budget=400", "max_steps_per_iteration=20"],
     "demo": ["warmstart_steps=10", "n_dialogues=60", "n_test=20", "budget=24", "max_steps_per_iteration=2", "n_apis=60"],
 }
 
