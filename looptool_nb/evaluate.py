@@ -17,8 +17,8 @@ from .core import (ConfigError, DataError, ParseError, Sample, atomic_write_json
 # %% auto #0
 __all__ = ['Predictor', 'BFCL_PIN', 'NON_LIVE', 'LIVE', 'MULTI_TURN', 'SINGLE_TURN', 'BFCL_CATEGORIES', 'BFCL_MODEL_NAME',
            'BFCL_UNSATISFIABLE', 'ACE_NORMAL', 'ACE_SPECIAL', 'ACE_AGENT', 'ACE_WEIGHTS', 'ACE_URL', 'ACE_GROUPS',
-           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'EVAL_BACKENDS', 'bfcl_model_config_standin', 'bfcl',
-           'bfcl_category', 'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
+           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'bfcl_model_config_standin', 'bfcl', 'bfcl_category',
+           'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
            'bfcl_score_single', 'java_literal', 'js_literal', 'bfcl_oracle_output', 'bfcl_wrong_output',
            'bfcl_score_multi_turn', 'bfcl_run_multi_turn', 'python_call_to_json', 'bfcl_multi_turn_oracle',
            'bfcl_summary', 'expand_bfcl_categories', 'eval_bfcl', 'bfcl_oracle_predictor', 'ace_data_dir', 'ace_items',
@@ -701,7 +701,6 @@ def synthetic_samples(data) -> list[Sample]:
     raise DataError(f"no held-out split at {p} (expected a JSONL file, or a folder with test.jsonl or seed/test.jsonl)")
 
 # %% ../nbs/09_evaluate.ipynb #66fcbe3a
-EVAL_BACKENDS = ("auto", "transformers", "vllm")
 _GPU_EXTRA = "the gpu extra (pip install 'looptool[gpu]') on a CUDA machine"
 
 def _vllm_imports() -> bool:
@@ -711,8 +710,7 @@ def _vllm_imports() -> bool:
 
 def pick_eval_backend(cfg) -> str:
     "The engine that decodes for evaluation: `cfg.eval_backend`, `auto` being vllm where it imports and CUDA is there."
-    want = getattr(cfg, "eval_backend", "auto")
-    if want not in EVAL_BACKENDS: raise ConfigError(f"bad value for eval_backend: {want!r} (choose from {', '.join(EVAL_BACKENDS)})")
+    want = cfg.eval_backend   # load_config has checked it against Config's Literal
     if want == "transformers": return want
     import torch
     gpu = torch.cuda.is_available()
