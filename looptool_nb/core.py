@@ -18,7 +18,7 @@ __all__ = ['TOOL_CALL_OPEN', 'TOOL_CALL_CLOSE', 'SYSTEM_PROMPT', 'Backend', 'Abl
            'build_instruction', 'Sample', 'chatml', 'sample_to_row', 'row_to_sample', 'DataError', 'atomic_write_text',
            'atomic_write_json', 'write_samples', 'read_jsonl', 'read_samples', 'samples_to_dataset',
            'dataset_to_samples', 'ConfigError', 'Config', 'find_settings', 'presets', 'load_config', 'set_seed',
-           'config_hash']
+           'config_hash', 'paired_flips', 'mcnemar_p']
 
 # %% ../nbs/00_core.ipynb #560d3d4d
 def make_tool(name: str, description: str, properties: dict | None = None, required: list | None = None) -> dict:
@@ -398,3 +398,16 @@ def config_hash(d: dict, n: int = 12) -> str:
     "A short stable hash of a JSON-able dict (cache keys, run-folder identity)."
     import hashlib
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+# %% ../nbs/00_core.ipynb #4b930e00
+def paired_flips(before: list, after: list) -> tuple[int, int]:
+    "(`up`, `down`): items wrong before and right after, and the reverse; `before`/`after` are per-item rewards in one order."
+    if len(before) != len(after): raise DataError(f"paired comparison of {len(before)} and {len(after)} items")
+    up = sum(1 for a, b in zip(before, after) if b > a)
+    return up, sum(1 for a, b in zip(before, after) if b < a)
+
+def mcnemar_p(up: int, down: int) -> float:
+    "Two-sided exact McNemar p-value for `up` vs `down` discordant pairs (1.0 when there are none)."
+    n, k = up + down, min(up, down)
+    if n == 0: return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)

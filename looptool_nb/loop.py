@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (Config, ConfigError, DataError, load_config, config_hash, find_settings, set_seed,
-                              atomic_write_json, atomic_write_text, read_samples, calls_match)
+                              atomic_write_json, atomic_write_text, read_samples, calls_match, paired_flips, mcnemar_p)
 
 # %% auto #0
 __all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'Stage', 'plan', 'stage_params', 'stage_outputs',
@@ -19,7 +19,8 @@ __all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'S
            'read_marker', 'clear_stage', 'check_stage_notebook', 'stage_seed', 'stage_prelude', 'prepare_notebook',
            'unbound_names', 'check_runnable', 'StageError', 'run_stage', 'Progress', 'label_noise', 'true_verdict',
            'jglv_confusion', 'composition', 'probe_counts', 'heldout_accuracy', 'iteration_metrics', 'without_timings',
-           'summarize', 'summary_markdown', 'default_nbs_dir', 'prior_durations', 'is_finished', 'run_loop', 'run_main']
+           'heldout_vs_warm_start', 'summarize', 'summary_markdown', 'default_nbs_dir', 'prior_durations',
+           'is_finished', 'run_loop', 'run_main']
 
 # %% ../nbs/10_loop.ipynb #88a05686
 @dataclass(frozen=True)
@@ -573,6 +574,13 @@ def _data_row(run: Path, k: int) -> dict:
     return {"data": f"D_{k}", "n": ln.get("n"), "label_noise": ln.get("rate"), "composition": parts,
             "noise_by_role": {r: v["rate"] for r, v in ln.get("by_role", {}).items()}}
 
+def heldout_vs_warm_start(run: Path, K: int) -> dict | None:
+    "Iteration `K`'s held-out items against the warm start's, paired by prompt: flips up/down and McNemar's p."
+    a, b = _json(run/"iter_0"/"eval_items.json"), _json(run/f"iter_{K}"/"eval_items.json")
+    if not a or not b or [x["id"] for x in a] != [x["id"] for x in b]: return None
+    up, down = paired_flips([x["correct"] for x in a], [x["correct"] for x in b])
+    return {"up": up, "down": down, "p": round(mcnemar_p(up, down), 4)}
+
 def summarize(run_dir, iterations: int, stages: list[Stage] = STAGES) -> dict:
     "Write every iteration's `metrics.json` and the run's `summary.json` / `summary.md`; return the summary."
     run = Path(run_dir)
@@ -584,7 +592,8 @@ def summarize(run_dir, iterations: int, stages: list[Stage] = STAGES) -> dict:
     cpu = [(read_marker(run, K, s) or {}).get("cpu_seconds") for K, s in plan(iterations, stages)]
     seed_ln = its[0]["seed_train_noise"] or {}
     models = [{"model": "warm start", "heldout_accuracy": its[0]["heldout_accuracy"]}] + \
-             [{"model": f"iteration {K} (GRPO on D_{K})", "heldout_accuracy": its[K]["heldout_accuracy"]} for K in range(1, iterations + 1)]
+             [{"model": f"iteration {K} (GRPO on D_{K})", "heldout_accuracy": its[K]["heldout_accuracy"],
+               "vs_warm_start": heldout_vs_warm_start(run, K)} for K in range(1, iterations + 1)]
     data = [{"data": "seed train split", "n": seed_ln.get("n"), "label_noise": seed_ln.get("rate"), "composition": None}] + \
            [_data_row(run, k) for k in range(1, iterations + 2) if (run/f"iter_{k}"/"data.jsonl").exists()]
     loop = []
@@ -613,8 +622,9 @@ def summary_markdown(summ: dict) -> str:
            f"stage time {_fmt(summ['total_stage_seconds'])} wall"
            + (f", {_fmt(summ['total_stage_cpu_seconds'])} CPU (stage kernels)" if summ.get("total_stage_cpu_seconds") else "") + ".", "",
            "Held-out synthetic accuracy (greedy, exact call match, clean test split):", "",
-           "| model | held-out accuracy |", "|---|---|"]
-    out += [f"| {m['model']} | {_pct(m['heldout_accuracy'])} |" for m in summ["models"]]
+           "| model | held-out accuracy | vs warm start, same prompts: right now / wrong now, McNemar p |", "|---|---|---|"]
+    pair = lambda v: "" if not v else f"+{v['up']} / −{v['down']}, p = {v['p']:.3g}"
+    out += [f"| {m['model']} | {_pct(m['heldout_accuracy'])} | {pair(m.get('vs_warm_start'))} |" for m in summ["models"]]
     out += ["", "Label noise of each training set (label ≠ hidden truth) and its composition (the paper's Table 3 columns):", "",
             "| data | samples | label noise | " + " | ".join(TABLE3.values()) + " |", "|---|---|---|" + "---|" * len(TABLE3)]
     for d in summ["data"]:
