@@ -484,6 +484,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'looptool_nb.student.build_tiny': ('student.html#build_tiny', 'looptool_nb/student.py'),
                                      'looptool_nb.student.cache_dir': ('student.html#cache_dir', 'looptool_nb/student.py'),
                                      'looptool_nb.student.chat_template': ('student.html#chat_template', 'looptool_nb/student.py'),
+                                     'looptool_nb.student.compact_lm_head_scoring': ( 'student.html#compact_lm_head_scoring',
+                                                                                      'looptool_nb/student.py'),
                                      'looptool_nb.student.convert_smollm2': ('student.html#convert_smollm2', 'looptool_nb/student.py'),
                                      'looptool_nb.student.data_fingerprint': ('student.html#data_fingerprint', 'looptool_nb/student.py'),
                                      'looptool_nb.student.fits': ('student.html#fits', 'looptool_nb/student.py'),

@@ -15,7 +15,7 @@ from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, bu
 __all__ = ['SPECIAL_TOKENS', 'TAG_TOKENS', 'PIECES', 'TINY_LADDER', 'SMOLLM2_GGUF', 'WARMSTART_KEYS', 'cache_dir', 'toy_samples',
            'chat_template', 'sample_texts', 'train_tokenizer', 'tiny_config', 'build_tiny', 'n_params', 'smollm2_gguf',
            'convert_smollm2', 'resolve_model_dir', 'load_student', 'data_fingerprint', 'warmstart_key', 'sft_dataset',
-           'sft_config', 'fits', 'sft', 'warm_start', 'warmstart_stage']
+           'sft_config', 'compact_lm_head_scoring', 'fits', 'sft', 'warm_start', 'warmstart_stage']
 
 # %% ../nbs/03_student.ipynb #b542eeaa
 def cache_dir(*parts: str) -> Path:
@@ -230,6 +230,13 @@ def sft_config(cfg: Config, out_dir, steps: int | None = None):
                      seed=cfg.seed, data_seed=cfg.seed, use_cpu=_on_cpu(), bf16=False, fp16=False,
                      gradient_checkpointing=False, dataloader_num_workers=0, disable_tqdm=True)
 
+# %% ../nbs/03_student.ipynb #b32f9d1f
+def compact_lm_head_scoring(enable: bool = True):
+    "Make TRL's fused LM head score only labelled positions on CPU too (`enable=False` restores TRL's behaviour)."
+    import trl.trainer.utils as tu
+    from trl.kernels.chunked_logprob import _use_triton
+    tu._use_triton = (lambda device: device.type == "cpu" or _use_triton(device)) if enable else _use_triton
+
 # %% ../nbs/03_student.ipynb #4fd3ff6f
 def fits(samples: list[Sample], tok, max_len: int) -> list[Sample]:
     "The samples whose full conversation is at most `max_len` tokens."
@@ -238,6 +245,7 @@ def fits(samples: list[Sample], tok, max_len: int) -> list[Sample]:
 def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | None = None, callbacks=None) -> dict:
     "Fine-tune `model` on `samples` with assistant-only loss; returns the trainer's log history and timing."
     from trl import SFTTrainer
+    compact_lm_head_scoring()
     t0, c0 = time.time(), time.process_time()
     tr = SFTTrainer(model=model, args=sft_config(cfg, out_dir, steps), train_dataset=sft_dataset(samples), processing_class=tok,
                     callbacks=callbacks)

@@ -11,7 +11,7 @@ from pathlib import Path
 from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, calls_equal, has_tool_call_tag,
                               load_config, parse_tool_calls, ParseError, read_samples, set_seed, tool_call_reward)
 from .student import (TINY_LADDER, _on_cpu, _has_unsloth, load_student, resolve_model_dir, warm_start,
-                                 warmstart_stage, convert_smollm2)
+                                 warmstart_stage, convert_smollm2, compact_lm_head_scoring)
 
 # %% auto #0
 __all__ = ['paper_reward', 'partial_credit', 'partial_credit_reward', 'reward_funcs', 'grpo_prompt', 'grpo_dataset',
@@ -120,9 +120,10 @@ def peak_rss_mb() -> float:
     "Peak resident memory of this process so far, in MB (Linux reports KB)."
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = True) -> tuple[object, dict]:
+def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = True, callbacks=None) -> tuple[object, dict]:
     "GRPO-train `model` on `samples` with `cfg`; save model + tokenizer to `out_dir/checkpoint`; return (model, summary)."
     from trl import GRPOTrainer
+    compact_lm_head_scoring()
     from transformers.integrations import TensorBoardCallback
     from torch.utils.tensorboard import SummaryWriter
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
     if len(ds) == 0: raise DataError(f"none of the {len(samples)} prompts fits max_prompt_length={cfg.max_prompt_length}")
     tb = SummaryWriter(str(out_dir/"tb"))
     tr = GRPOTrainer(model=model, reward_funcs=reward_funcs(cfg), args=grpo_config(cfg, out_dir/"trainer"), train_dataset=ds,
-                     processing_class=tok, peft_config=_peft_config(cfg), callbacks=[TensorBoardCallback(tb_writer=tb)])
+                     processing_class=tok, peft_config=_peft_config(cfg), callbacks=[TensorBoardCallback(tb_writer=tb), *(callbacks or [])])
     t0, c0 = time.time(), time.process_time()
     tr.train()
     summary = {"prompts": len(ds), "dropped_too_long": dropped, "seconds": round(time.time() - t0, 1),
