@@ -4,18 +4,19 @@
 
 # %% ../nbs/12_experiments.ipynb #97dd16a9
 from __future__ import annotations
-import argparse, json, math, re, shlex, statistics, sys, time, traceback
+import argparse, dataclasses, json, math, random, re, shlex, statistics, sys, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core import ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, read_samples
+from .core import ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, read_samples, write_samples
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'SECTIONS',
-           'SCALE_NOTES', 'Experiment', 'Cell', 'grid', 'run_grid', 'error_seed_accuracy', 'jglv_label_wrong',
-           'cell_record', 't975', 'spread', 'paired', 'fmt', 'iterative_vs_static_section', 'ablations_section',
-           'scaling_section', 'noise_section', 'collect', 'experiment_report', 'experiments_section', 'run_experiments',
-           'experiments_main']
+           'SCALE_NOTES', 'NOISE_JGLV', 'Experiment', 'Cell', 'grid', 'run_grid', 'error_seed_accuracy',
+           'jglv_label_wrong', 'cell_record', 't975', 'spread', 'paired', 'fmt', 'iterative_vs_static_section',
+           'ablations_section', 'scaling_section', 'noise_section', 'collect', 'experiment_report',
+           'experiments_section', 'repaired', 'jglv_noise_cell', 'jglv_noise_report', 'jglv_noise_study',
+           'run_experiments', 'experiments_main']
 
 # %% ../nbs/12_experiments.ipynb #0ac8c46d
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ EXPERIMENTS = {e.name: e for e in [
 QWEN3 = ["qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-8b"]
 EXPERIMENTS["scaling_qwen3"] = Experiment("scaling_qwen3", "Scaling the student: Qwen3 0.6B–8B (GPU)", "Fig. 4",
                                           {q: [] for q in QWEN3}, iterations=2, presets={q: q for q in QWEN3})
-CPU_EXPERIMENTS = ["iterative_vs_static", "ablations", "scaling", "noise"]   # what `make experiments` runs
+CPU_EXPERIMENTS = ["iterative_vs_static", "ablations", "scaling", "noise", "noise_jglv"]   # what `make experiments` runs
 
 # %% ../nbs/12_experiments.ipynb #3e3c967d
 SCALES = {
@@ -192,7 +193,7 @@ def paired(a: dict, b: dict) -> dict:
     return {**s, "seeds": common, "excludes_zero": (s["lo"] is not None and (s["lo"] > 0 or s["hi"] < 0))}
 
 # %% ../nbs/12_experiments.ipynb #727b7c1a
-from .report import line_chart, grouped_bars
+from .report import line_chart, grouped_bars, heatmap
 
 def fmt(s: dict, pct: bool = True) -> str:
     "A spread as `mean ± std [lo, hi] (n=…)` (percent when `pct`)."
@@ -385,10 +386,105 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
 def experiments_section(root="results/experiments") -> str:
     "The experiments' reports, concatenated one heading level down (for `looptool report`)."
     out = []
-    for name in EXPERIMENTS:
+    for name in [*EXPERIMENTS, NOISE_JGLV]:
         p = Path(root)/name/"report.md"
         if p.exists(): out.append(re.sub(r"^(#+) ", r"#\1 ", p.read_text(encoding="utf-8"), flags=re.M))
     return "\n".join(out)
+
+# %% ../nbs/12_experiments.ipynb #d6190aff
+NOISE_JGLV = "noise_jglv"
+
+def _noise_arm(t: float, j: float) -> str: return f"teacher{t:.2f}_judge{j:.1f}"
+
+def _seed_split(cfg, out: Path) -> list:
+    "The train split of `cfg`'s seed data, made once under `out`."
+    from looptool_nb.seed import seed_stage
+    if not (out/"train.jsonl").exists(): seed_stage(cfg, out, progress=False)
+    return read_samples(out/"train.jsonl")
+
+def repaired(samples: list, judge_rows: list[dict]) -> tuple[list, dict]:
+    "`samples` after JGLV's repair (LABEL_WRONG relabelled, discarded ones dropped) and the count of each action."
+    act = {r["id"]: r for r in judge_rows}
+    out, n = [], {"relabel": 0, "discard": 0}
+    for s in samples:
+        r = act.get(s.id)
+        if r and r["action"] == "discard": n["discard"] += 1; continue
+        if r and r["action"] == "relabel":
+            n["relabel"] += 1; s = dataclasses.replace(s, output=r["new_label"])
+        out.append(s)
+    return out, n
+
+def jglv_noise_cell(t: float, j: float, seed: int, scale: str = "reduced", root="results/experiments") -> dict:
+    "JGLV at a fixed student (the seed's warm start) on seed data of teacher noise `t`, judges of accuracy `j`; the record."
+    from looptool_nb.core import load_config
+    from looptool_nb.seed import measured_noise
+    from looptool_nb.student import warm_start
+    from looptool_nb.probe import probe_stage, read_rows
+    from looptool_nb.judge import judge_stage
+    base_dir = Path(root)/NOISE_JGLV/scale
+    out = base_dir/_noise_arm(t, j)/f"seed_{seed}"
+    if (rec := _json(out/"result.json")): return rec
+    sets = _scale_sets(scale) + [f"seed={seed}"]
+    base, cfg = load_config("cpu-tiny", sets), load_config("cpu-tiny", sets + [f"teacher_error_rate={t}", f"judge_accuracy={j}"])
+    student = warm_start(base, _seed_split(base, base_dir/f"student_seed_{seed}"))   # cached: the loop's own warm start
+    train = _seed_split(cfg, out/"seed")
+    data = random.Random(seed).sample(train, min(cfg.budget, len(train)))
+    write_samples(out/"data.jsonl", data)
+    probe_stage(cfg, student, out/"data.jsonl", out/"probe.jsonl")
+    summ = judge_stage(cfg, out/"data.jsonl", out/"probe.jsonl", out/"judge.jsonl")
+    fixed, acts = repaired(data, read_rows(out/"judge.jsonl", "judge"))
+    rec = {"teacher_error_rate": t, "judge_accuracy": j, "seed": seed, "scale": scale, "student": str(student),
+           "samples": len(data), "failed": summ["judged"], "noise_before": measured_noise(data), "noise_after": measured_noise(fixed),
+           **acts, "verdict_accuracy": summ["confusion"]["accuracy"], **jglv_label_wrong([summ["confusion"]["matrix"]])}
+    atomic_write_json(out/"result.json", rec)
+    return rec
+
+# %% ../nbs/12_experiments.ipynb #01204235
+def jglv_noise_report(root="results/experiments") -> Path:
+    "Write `ROOT/noise_jglv/report.md` and its heatmaps from every `result.json` found; the report's path."
+    base = Path(root)/NOISE_JGLV
+    recs = [r for p in sorted(base.glob("*/*/seed_*/result.json")) if (r := _json(p))]
+    md = ["# Experiment: JGLV under label noise, at a fixed student (beyond the paper)", "",
+          "Teacher label-noise rate × judge accuracy; per cell the seed's warm-started student probes `budget` seed samples "
+          "and 3 simulated judges judge its failures (no GRPO, so no held-out accuracy). Mean ± std [95% interval] over seeds (%).", ""]
+    for scale in [s for s in SCALES if any(r["scale"] == s for r in recs)]:
+        rs = [r for r in recs if r["scale"] == scale]
+        cell = lambda t, j: [r for r in rs if r["teacher_error_rate"] == t and r["judge_accuracy"] == j]
+        rows, grids = [], {k: [] for k in ("precision", "recall", "noise_after")}
+        for t in TEACHER_RATES:
+            for k in grids: grids[k].append([])
+            for j in JUDGE_ACCURACIES:
+                c = cell(t, j)
+                if c: rows.append([f"{t:.0%}", f"{j:.0%}", str(round(statistics.mean(r["failed"] for r in c))),
+                                   *(fmt(spread([r[k] for r in c])) for k in ("noise_before", "noise_after", "precision", "recall"))])
+                for k in grids: grids[k][-1].append(spread([r[k] for r in c])["mean"] if c else None)
+        figs = []
+        for k, title in [("precision", "JGLV precision on LABEL_WRONG"), ("recall", "JGLV recall on LABEL_WRONG"),
+                         ("noise_after", "label noise after JGLV's repair")]:
+            f = f"{scale}_jglv_{k}.png"
+            heatmap(base/f, [f"teacher {t:.0%}" for t in TEACHER_RATES], [f"judge {j:.0%}" for j in JUDGE_ACCURACIES],
+                    grids[k], f"{title} (mean over seeds)", svg=True)
+            figs.append(f)
+        seeds = sorted({r["seed"] for r in rs})
+        md += [f"## Scale `{scale}`", "", f"Scale: {SCALE_NOTES[scale]} Seeds {', '.join(map(str, seeds))}.", "",
+               _table(["teacher noise", "judge accuracy", "failed samples (mean)", "label noise before", "label noise after JGLV",
+                       "JGLV precision (LABEL_WRONG)", "JGLV recall (LABEL_WRONG)"], rows), "",
+               *(f"![{f}]({f})\n" for f in figs),
+               f"Reproduce: `looptool experiments --only {NOISE_JGLV} --scale {scale} --seeds {' '.join(map(str, seeds))}`", ""]
+    if not recs: md.append(f"No cells have been run. `looptool experiments --only {NOISE_JGLV}` runs them.\n")
+    base.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(base/"report.md", "\n".join(md))
+    return base/"report.md"
+
+def jglv_noise_study(scale: str = "reduced", seeds=(0, 1, 2), root="results/experiments", out=None) -> Path:
+    "Every cell of the JGLV noise study (resumable), then its report."
+    out = out or sys.stdout
+    cells = [(t, j, s) for s in seeds for t in TEACHER_RATES for j in JUDGE_ACCURACIES]
+    for i, (t, j, s) in enumerate(cells):
+        print(f"[{time.strftime('%H:%M:%S')}] {NOISE_JGLV}/{scale}: cell {i + 1}/{len(cells)} teacher {t:.0%} judge {j:.0%} seed {s}",
+              file=out, flush=True)
+        jglv_noise_cell(t, j, s, scale, root)
+    return jglv_noise_report(root)
 
 # %% ../nbs/12_experiments.ipynb #bfef6ac1
 def _fake_runner(gain: float = 0.05):
@@ -413,12 +509,15 @@ def run_experiments(names=None, scale: str = "reduced", seeds=None, root="result
     "Run (unless `report_only`) and report experiments; `{name: {results, report}}`."
     out = out or sys.stdout
     names = list(names or CPU_EXPERIMENTS)
-    bad = [n for n in names if n not in EXPERIMENTS]
-    if bad: raise ConfigError(f"unknown experiment {', '.join(bad)} (expected one of {', '.join(EXPERIMENTS)})")
+    bad = [n for n in names if n not in EXPERIMENTS and n != NOISE_JGLV]
+    if bad: raise ConfigError(f"unknown experiment {', '.join(bad)} (expected one of {', '.join([*EXPERIMENTS, NOISE_JGLV])})")
     _scale_sets(scale)
     done = {}
     for n in names:
         t0 = time.time()
+        if n == NOISE_JGLV:   # not a grid of loop runs (see the noise study above)
+            rep = jglv_noise_report(root) if report_only else jglv_noise_study(scale, seeds or (0, 1, 2), root, out)
+            done[n] = {"results": [], "report": str(rep)}; continue
         cells = grid(n, scale, seeds, root, arms=[a for a in (arms or []) if a in EXPERIMENTS[n].arms] or None)
         res = [] if report_only else run_grid(cells, runner=runner, out=out)
         rep = experiment_report(n, root)

@@ -12,9 +12,9 @@ from pathlib import Path
 from .core import DataError, atomic_write_text
 
 # %% auto #0
-__all__ = ['RESULT_FILES', 'PAPER_BFCL', 'BFCL_COLUMNS', 'SITUATIONS', 'save_figure', 'line_chart', 'grouped_bars', 'stage_label',
-           'run_results', 'bfcl_section', 'acebench_section', 'synthetic_section', 'training_section', 'render_report',
-           'report_main']
+__all__ = ['RESULT_FILES', 'PAPER_BFCL', 'BFCL_COLUMNS', 'SITUATIONS', 'save_figure', 'line_chart', 'grouped_bars', 'heatmap',
+           'stage_label', 'run_results', 'bfcl_section', 'acebench_section', 'synthetic_section', 'training_section',
+           'render_report', 'report_main']
 
 # %% ../nbs/11_report.ipynb #611fb792
 def _figure(width: float = 6.4, height: float = 3.6):
@@ -62,6 +62,24 @@ def grouped_bars(path, groups: list, series: dict, title: str, ylabel: str = "ac
     ax.set_title(title); ax.set_ylabel(ylabel); ax.grid(axis="y", alpha=0.3)
     if percent: ax.set_ylim(0, 100)
     if len(series) > 1: ax.legend(fontsize=8)
+    return save_figure(fig, path, svg)
+
+# %% ../nbs/11_report.ipynb #ba0dbcab
+def heatmap(path, rows: list, cols: list, values: list, title: str, xlabel: str = "", ylabel: str = "",
+            percent: bool = True, svg: bool = False) -> list[Path]:
+    "A grid of `values[i][j]` (row `rows[i]`, column `cols[j]`), each cell annotated; `None` cells are left blank."
+    import numpy as np
+    a = np.array([[np.nan if v is None else (_pct(v) if percent else v) for v in r] for r in values], dtype=float)
+    fig, ax = _figure(1.2 * len(cols) + 2.4, 0.8 * len(rows) + 1.6)
+    im = ax.imshow(a, cmap="viridis", aspect="auto", vmin=0 if percent else None, vmax=100 if percent else None)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if not np.isnan(a[i, j]):
+                ax.text(j, i, f"{a[i, j]:.1f}" if percent else f"{a[i, j]:.3g}", ha="center", va="center",
+                        color="white" if a[i, j] < (50 if percent else np.nanmean(a)) else "black", fontsize=9)
+    ax.set_xticks(range(len(cols))); ax.set_xticklabels([str(c) for c in cols])
+    ax.set_yticks(range(len(rows))); ax.set_yticklabels([str(r) for r in rows])
+    ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); fig.colorbar(im, ax=ax)
     return save_figure(fig, path, svg)
 
 # %% ../nbs/11_report.ipynb #5fef8d57
