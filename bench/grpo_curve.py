@@ -1,0 +1,56 @@
+"""GRPO from a warm start with a held-out learning curve, paired by prompt against the warm start.
+
+    nice -n 10 .venv/bin/python bench/grpo_curve.py [MODEL_DIR] [--every 25] [--set learning_rate=1e-4 --set num_generations=8 ...]
+
+Every `--every` steps it decodes the first `--n-test` held-out prompts greedily and prints one `CURVE` JSON line:
+held-out exact match, and how many prompts flipped to right (`up`) and to wrong (`down`) since the warm start, with
+McNemar's exact p. Seed data as bench/calibrate.py makes it (cached by the world settings).
+"""
+import argparse, json, os, sys, tempfile, time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from calibrate import seed_data
+from looptool_nb.core import load_config, mcnemar_p, paired_flips, tool_call_reward
+from looptool_nb.probe import greedy_decode
+from looptool_nb.student import load_student
+from looptool_nb.train import grpo
+
+
+def main(argv=None):
+    from transformers import TrainerCallback
+    p = argparse.ArgumentParser()
+    p.add_argument("model", nargs="?", help="a student folder (default: the preset's warm start, trained once and cached)"); p.add_argument("--preset", default="cpu-tiny"); p.add_argument("--set", action="append", default=[])
+    p.add_argument("--every", type=int, default=25); p.add_argument("--n-test", type=int, default=400)
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    cfg = load_config(a.preset, a.set)
+    train, test = seed_data(cfg)
+    test = test[:a.n_test]
+    if a.model is None:
+        from looptool_nb.student import warm_start
+        a.model = str(warm_start(cfg, train))
+    model, tok = load_student(a.model, cfg)
+    def hits(m): return [tool_call_reward(d.text, s.meta.get("truth") or s.output) for s, d in
+                         zip(test, greedy_decode(m, tok, [s.prompt_messages() for s in test], batch_size=32,
+                                                 max_new_tokens=cfg.max_completion_length))]
+    base, t0 = hits(model), time.time()
+    def log(step, m):
+        h = hits(m); up, down = paired_flips(base, h)
+        print("CURVE", json.dumps({"step": step, "heldout": round(sum(h) / len(h), 4), "up": up, "down": down,
+                                   "p": round(mcnemar_p(up, down), 4), "wall_s": round(time.time() - t0)}), flush=True)
+    class Curve(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if state.global_step % a.every == 0: log(state.global_step, model)
+    log(0, model)
+    _, s = grpo(model, tok, train, cfg, Path(tempfile.mkdtemp()), save=False, callbacks=[Curve()])
+    print(json.dumps({k: s.get(k) for k in ("steps", "reward_first_quarter", "reward_last_quarter", "frac_zero_std_mean", "cpu_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
