@@ -443,7 +443,10 @@ def jglv_noise_cell(t: float, j: float, seed: int, scale: str = "reduced", root=
 def jglv_noise_report(root="results/experiments") -> Path:
     "Write `ROOT/noise_jglv/report.md` and its heatmaps from every `result.json` found; the report's path."
     base = Path(root)/NOISE_JGLV
-    recs = [r for p in sorted(base.glob("*/*/seed_*/result.json")) if (r := _json(p))]
+    key = lambda r: (r["scale"], r["teacher_error_rate"], r["judge_accuracy"], r["seed"])
+    kept = {key(r): r for r in (_json(base/"results.json") or [])}       # committed records, for a fresh clone
+    kept.update({key(r): r for p in sorted(base.glob("*/*/seed_*/result.json")) if (r := _json(p))})
+    recs = [kept[k] for k in sorted(kept)]
     md = ["# Experiment: JGLV under label noise, at a fixed student (beyond the paper)", "",
           "Teacher label-noise rate × judge accuracy; per cell the seed's warm-started student probes `budget` seed samples "
           "and 3 simulated judges judge its failures (no GRPO, so no held-out accuracy). Mean ± std [95% interval] over seeds (%).", ""]
@@ -462,8 +465,9 @@ def jglv_noise_report(root="results/experiments") -> Path:
         for k, title in [("precision", "JGLV precision on LABEL_WRONG"), ("recall", "JGLV recall on LABEL_WRONG"),
                          ("noise_after", "label noise after JGLV's repair")]:
             f = f"{scale}_jglv_{k}.png"
+            top = None if k != "noise_after" else max([v for r in grids[k] for v in r if v is not None] + [0.01]) * 100
             heatmap(base/f, [f"teacher {t:.0%}" for t in TEACHER_RATES], [f"judge {j:.0%}" for j in JUDGE_ACCURACIES],
-                    grids[k], f"{title} (mean over seeds)", svg=True)
+                    grids[k], f"{title} (mean over seeds)", vmax=top, svg=True)
             figs.append(f)
         seeds = sorted({r["seed"] for r in rs})
         md += [f"## Scale `{scale}`", "", f"Scale: {SCALE_NOTES[scale]} Seeds {', '.join(map(str, seeds))}.", "",
@@ -473,6 +477,7 @@ def jglv_noise_report(root="results/experiments") -> Path:
                f"Reproduce: `looptool experiments --only {NOISE_JGLV} --scale {scale} --seeds {' '.join(map(str, seeds))}`", ""]
     if not recs: md.append(f"No cells have been run. `looptool experiments --only {NOISE_JGLV}` runs them.\n")
     base.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(base/"results.json", recs)
     atomic_write_text(base/"report.md", "\n".join(md))
     return base/"report.md"
 
@@ -517,6 +522,7 @@ def run_experiments(names=None, scale: str = "reduced", seeds=None, root="result
         t0 = time.time()
         if n == NOISE_JGLV:   # not a grid of loop runs (see the noise study above)
             rep = jglv_noise_report(root) if report_only else jglv_noise_study(scale, seeds or (0, 1, 2), root, out)
+            print(f"experiment {n}/{scale}: {time.time() - t0:.0f} s; report {rep}", file=out, flush=True)
             done[n] = {"results": [], "report": str(rep)}; continue
         cells = grid(n, scale, seeds, root, arms=[a for a in (arms or []) if a in EXPERIMENTS[n].arms] or None)
         res = [] if report_only else run_grid(cells, runner=runner, out=out)

@@ -66,17 +66,18 @@ def grouped_bars(path, groups: list, series: dict, title: str, ylabel: str = "ac
 
 # %% ../nbs/11_report.ipynb #ba0dbcab
 def heatmap(path, rows: list, cols: list, values: list, title: str, xlabel: str = "", ylabel: str = "",
-            percent: bool = True, svg: bool = False) -> list[Path]:
-    "A grid of `values[i][j]` (row `rows[i]`, column `cols[j]`), each cell annotated; `None` cells are left blank."
+            percent: bool = True, vmax: float | None = None, svg: bool = False) -> list[Path]:
+    "A grid of `values[i][j]` (row `rows[i]`, column `cols[j]`), each cell annotated; `None` cells are left blank; colour scale 0..`vmax` (percent: 100)."
     import numpy as np
     a = np.array([[np.nan if v is None else (_pct(v) if percent else v) for v in r] for r in values], dtype=float)
     fig, ax = _figure(1.2 * len(cols) + 2.4, 0.8 * len(rows) + 1.6)
-    im = ax.imshow(a, cmap="viridis", aspect="auto", vmin=0 if percent else None, vmax=100 if percent else None)
+    top = vmax if vmax is not None else (100 if percent else float(np.nanmax(a)) if np.isfinite(a).any() else 1.0)
+    im = ax.imshow(a, cmap="viridis", aspect="auto", vmin=0, vmax=top)
     for i in range(len(rows)):
         for j in range(len(cols)):
             if not np.isnan(a[i, j]):
                 ax.text(j, i, f"{a[i, j]:.1f}" if percent else f"{a[i, j]:.3g}", ha="center", va="center",
-                        color="white" if a[i, j] < (50 if percent else np.nanmean(a)) else "black", fontsize=9)
+                        color="white" if a[i, j] < top / 2 else "black", fontsize=9)
     ax.set_xticks(range(len(cols))); ax.set_xticklabels([str(c) for c in cols])
     ax.set_yticks(range(len(rows))); ax.set_yticklabels([str(r) for r in rows])
     ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel); fig.colorbar(im, ax=ax)
