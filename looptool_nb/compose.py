@@ -115,7 +115,8 @@ def compose(cfg: Config, t: int, seed: list[Sample], pool: dict, p: dict | None 
         if cfg.ablation == "seed_repeat":                # each EDDE sample replaced by a copy of its error seed
             n_copies = Counter()
             for e in ee_all: n_copies[e.meta.get("parent")] += 1
-            rep = [Sample(f"{s.id}#r{i + 1}", s.messages, s.tools, s.output, {**s.meta, "compose_role": "seed_repeat"})
+            # copy ids name the iteration: a copy made earlier can be an error seed now, and ids must stay unique
+            rep = [Sample(f"{s.id}#r{t}.{i + 1}", s.messages, s.tools, s.output, {**s.meta, "compose_role": "seed_repeat"})
                    for s in es for i in range(n_copies[s.id])]
         n_h = room - len(es) - len(ee_all) + (len(ee_all) if cfg.ablation == "hppl_replace" else 0)
         ranked = pick_hppl(p["hppl_candidates"], len(p["hppl_candidates"]), cfg.ablation == "no_hppl", rng)

@@ -100,7 +100,7 @@ def test_ablations(tmp_path, seed_dir, ablation):
     elif ablation == "seed_repeat":
         assert a["edde"] == 0 and a["seed_repeat"] == f["edde"] > 0 and a["total"] == 100
         es = {s.id for s in d if s.meta["compose_role"] == "error_seed"}
-        assert all(s.id.split("#r")[0] in es for s in d if s.meta["compose_role"] == "seed_repeat")
+        assert all(s.id.rsplit("#r", 1)[0] in es for s in d if s.meta["compose_role"] == "seed_repeat")
     elif ablation == "static":
         assert a["seed_new"] == a["total"] == 100 and a["error_seed"] == 0
     elif ablation == "no_jglv":
