@@ -287,6 +287,11 @@ def ablations_section(records, fig_dir) -> tuple[str, list[str]]:
           "(share of D_K's error seeds that the iteration-K model gets right against the hidden truth):", "",
           _table(["arm", "iter 2", "iter 3", "Δ vs full, iter 2", "Δ vs full, iter 3", "error-seed acc. iter 2",
                   "error-seed acc. iter 3"], rows), ""]
+    noise, reward = ({a: _series(records, a, k) for a in arms} for k in ("data_noise", "grpo_reward"))
+    md += ["Label noise (%, label ≠ hidden truth) of the data each iteration trained on, and GRPO's mean reward on it "
+           "(what the arms feed the student):", "",
+           _table(["arm", "D_2 noise", "D_3 noise", "GRPO reward (% right), iter 2", "GRPO reward (% right), iter 3"],
+                  [[a, fmt(g(noise[a], 2)), fmt(g(noise[a], 3)), fmt(g(reward[a], 2)), fmt(g(reward[a], 3))] for a in arms]), ""]
     figs = ["ablations.png", "error_seed_accuracy.png"]
     grouped_bars(Path(fig_dir)/figs[0], arms, {f"iter {K}": [g(ser[a], K).get("mean") for a in arms] for K in (2, 3)},
                  "Ablations: held-out accuracy (mean over seeds)", svg=True)
