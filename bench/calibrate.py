@@ -32,6 +32,23 @@ def seed_data(cfg):
     return read_samples(out / "train.jsonl"), read_samples(out / "test.jsonl")
 
 
+def student_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "The arguments of a bench script that studies one student: the student folder, the preset and its overrides."
+    p.add_argument("model", nargs="?", help="a student folder (default: the preset's warm start, trained once and cached)")
+    p.add_argument("--preset", default="cpu-tiny")
+    p.add_argument("--set", action="append", default=[])
+    return p
+
+
+def bench_student(a):
+    "(cfg, train, test, model, tokenizer) for parsed `student_args`, one torch thread."
+    torch.set_num_threads(1)
+    cfg = load_config(a.preset, a.set)
+    train, test = seed_data(cfg)
+    model, tok = load_student(a.model or str(warm_start(cfg, train)), cfg)
+    return cfg, train, test, model, tok
+
+
 def heldout(model, tok, samples, max_new_tokens):
     "Greedy exact match (the paper's reward) per situation, and overall."
     preds = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=32, max_new_tokens=max_new_tokens)

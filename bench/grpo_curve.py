@@ -14,27 +14,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import seed_data
-from looptool_nb.core import load_config, mcnemar_p, paired_flips, tool_call_reward
+from calibrate import bench_student, student_args
+from looptool_nb.core import mcnemar_p, paired_flips, tool_call_reward
 from looptool_nb.probe import greedy_decode
-from looptool_nb.student import load_student
 from looptool_nb.train import grpo
 
 
 def main(argv=None):
     from transformers import TrainerCallback
-    p = argparse.ArgumentParser()
-    p.add_argument("model", nargs="?", help="a student folder (default: the preset's warm start, trained once and cached)"); p.add_argument("--preset", default="cpu-tiny"); p.add_argument("--set", action="append", default=[])
+    p = student_args(argparse.ArgumentParser())
     p.add_argument("--every", type=int, default=25); p.add_argument("--n-test", type=int, default=400)
     a = p.parse_args(argv)
-    torch.set_num_threads(1)
-    cfg = load_config(a.preset, a.set)
-    train, test = seed_data(cfg)
+    cfg, train, test, model, tok = bench_student(a)
     test = test[:a.n_test]
-    if a.model is None:
-        from looptool_nb.student import warm_start
-        a.model = str(warm_start(cfg, train))
-    model, tok = load_student(a.model, cfg)
     def hits(m): return [tool_call_reward(d.text, s.meta.get("truth") or s.output) for s, d in
                          zip(test, greedy_decode(m, tok, [s.prompt_messages() for s in test], batch_size=32,
                                                  max_new_tokens=cfg.max_completion_length))]

@@ -15,25 +15,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import seed_data
-from looptool_nb.core import load_config, tool_call_reward
+from calibrate import bench_student, student_args
+from looptool_nb.core import tool_call_reward
 from looptool_nb.probe import encode_prompt, greedy_decode
-from looptool_nb.student import load_student
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser()
-    p.add_argument("model", nargs="?", help="a student folder (default: the preset's warm start, trained once and cached)"); p.add_argument("--preset", default="cpu-tiny"); p.add_argument("--set", action="append", default=[])
+    p = student_args(argparse.ArgumentParser())
     p.add_argument("--n", type=int, default=200); p.add_argument("--k", type=int, default=8)
     p.add_argument("--temperature", type=float, default=1.0)
     a = p.parse_args(argv)
-    torch.set_num_threads(1); torch.manual_seed(0)
-    cfg = load_config(a.preset, a.set)
-    train, _ = seed_data(cfg)
-    if a.model is None:
-        from looptool_nb.student import warm_start
-        a.model = str(warm_start(cfg, train))
-    model, tok = load_student(a.model, cfg); model.eval()
+    cfg, train, _, model, tok = bench_student(a)
+    torch.manual_seed(0); model.eval()
     S = train[:a.n]
     greedy = greedy_decode(model, tok, [s.prompt_messages() for s in S], batch_size=32, max_new_tokens=cfg.max_completion_length)
     rows = []

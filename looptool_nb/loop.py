@@ -584,10 +584,12 @@ def heldout_vs_warm_start(run: Path, K: int) -> dict | None:
 def summarize(run_dir, iterations: int, stages: list[Stage] = STAGES) -> dict:
     "Write every iteration's `metrics.json` and the run's `summary.json` / `summary.md`; return the summary."
     run = Path(run_dir)
-    its = []
+    its, pairs = [], {}
     for K in range(0, iterations + 1):
         m = iteration_metrics(run, K)
-        if K: m["vs_warm_start"] = {"warm_start_accuracy": its[0]["heldout_accuracy"], **(heldout_vs_warm_start(run, K) or {})}
+        if K:
+            pairs[K] = heldout_vs_warm_start(run, K)
+            m["vs_warm_start"] = {"warm_start_accuracy": its[0]["heldout_accuracy"], **(pairs[K] or {})}
         atomic_write_json(run/f"iter_{K}"/"metrics.json", m); its.append(m)
     cfg = _json(run/"config.json") or {}
     secs = {f"{K}:{s.name}": (read_marker(run, K, s) or {}).get("seconds") for K, s in plan(iterations, stages)}
@@ -595,7 +597,7 @@ def summarize(run_dir, iterations: int, stages: list[Stage] = STAGES) -> dict:
     seed_ln = its[0]["seed_train_noise"] or {}
     models = [{"model": "warm start", "heldout_accuracy": its[0]["heldout_accuracy"]}] + \
              [{"model": f"iteration {K} (GRPO on D_{K})", "heldout_accuracy": its[K]["heldout_accuracy"],
-               "vs_warm_start": heldout_vs_warm_start(run, K)} for K in range(1, iterations + 1)]   # also in metrics.json
+               "vs_warm_start": pairs[K]} for K in range(1, iterations + 1)]
     data = [{"data": "seed train split", "n": seed_ln.get("n"), "label_noise": seed_ln.get("rate"), "composition": None}] + \
            [_data_row(run, k) for k in range(1, iterations + 2) if (run/f"iter_{k}"/"data.jsonl").exists()]
     loop = []
