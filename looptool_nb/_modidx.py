@@ -188,6 +188,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'looptool_nb.experiments._noise_arm': ( 'experiments.html#_noise_arm',
                                                                                  'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._per_seed': ('experiments.html#_per_seed', 'looptool_nb/experiments.py'),
+                                         'looptool_nb.experiments._pooled_flips': ( 'experiments.html#_pooled_flips',
+                                                                                    'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._rows': ('experiments.html#_rows', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._scale_sets': ( 'experiments.html#_scale_sets',
                                                                                   'looptool_nb/experiments.py'),

@@ -8,7 +8,8 @@ import argparse, dataclasses, json, math, random, re, shlex, statistics, sys, ti
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core import ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, read_samples, write_samples
+from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, mcnemar_p, read_samples,
+                               write_samples)
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'SECTIONS',
@@ -165,6 +166,10 @@ def cell_record(cell: Cell) -> dict:
     rec["grpo_steps"] = [((m.get("train") or {}).get("steps")) for m in its]
     rec["grpo_reward"] = [((m.get("train") or {}).get("reward_mean")) for m in its]
     rec["grpo_zero_std"] = [((m.get("train") or {}).get("frac_zero_std_mean")) for m in its]
+    ws = _json(run/"warmstart"/"pointer.json") or {}   # the warm-started (or pretrained) student this run started from
+    rec["params"], rec["warmstart_cpu_s"] = ws.get("params"), ws.get("cpu_seconds")
+    rec["vs_warm_start"] = [m.get("vs_warm_start") for m in its]   # paired flips on the held-out prompts
+    rec["grpo_step_s"] = [((m.get("train") or {}).get("step_time_mean")) for m in its]
     rec["gcp_failed_share"] = [(lambda g: g["failed"]/g["n"] if g.get("n") and "failed" in g else None)(m.get("gcp") or {}) for m in its]
     return rec
 
@@ -300,6 +305,13 @@ def ablations_section(records, fig_dir) -> tuple[str, list[str]]:
     return "\n".join(md) + "\n", figs
 
 # %% ../nbs/12_experiments.ipynb #3cbc2c5f
+def _pooled_flips(records, arm, K) -> str:
+    "Held-out prompts flipped to right / to wrong at iteration K vs Original, summed over seeds, with McNemar's p."
+    vs = [v for r in _by_arm(records, arm) for v in [(r.get("vs_warm_start") or [])[K:K + 1]] if v and v[0]]
+    if not vs: return "—"
+    up, down = sum(v[0]["up"] for v in vs), sum(v[0]["down"] for v in vs)
+    return f"+{up} / −{down}, p = {mcnemar_p(up, down):.2g} ({len(vs)} seed{'s' * (len(vs) > 1)})"
+
 def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
     "Markdown and figures of the scaling experiment."
     arms = list(dict.fromkeys(r["arm"] for r in records))
@@ -307,8 +319,23 @@ def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
     ser = {a: _series(records, a, "heldout") for a in arms}
     n = max(len(v) for v in ser.values())
     labels = ["Original"] + [f"It{K}" for K in range(1, n)]
-    md = ["Held-out accuracy (%) per student, Original → It1 → It2:", "",
-          _table(["student"] + labels, [[a] + [fmt(ser[a][K]) if K < len(ser[a]) else "—" for K in range(n)] for a in arms]), ""]
+    first = lambda a, k: next((r[k] for r in _by_arm(records, a) if r.get(k)), None)
+    cost = lambda a, k, div: fmt(spread([v/div for r in _by_arm(records, a) for v in ([r.get(k)] if not isinstance(r.get(k), list)
+                                                                                     else r[k]) if v is not None]), pct=False)
+    rows = [[a, f"{first(a, 'params')/1e6:.1f}M" if first(a, "params") else "—"]
+            + [fmt(ser[a][K]) if K < len(ser[a]) else "—" for K in range(n)]
+            + [fmt(paired(_per_seed(records, a, "heldout", n - 1), _per_seed(records, a, "heldout", 0))),
+               _pooled_flips(records, a, n - 1)] for a in arms]
+    md = [f"Held-out accuracy (%) per student, Original → {' → '.join(labels[1:])}, and the gain of {labels[-1]} over "
+          "Original, paired per seed and pooled over prompts:", "",
+          _table(["student", "params"] + labels + [f"{labels[-1]} − Original (per seed)", f"{labels[-1]} vs Original (pooled prompts)"], rows), "",
+          "What each size cost (mean ± std over seeds): the warm start in CPU minutes, a GRPO step in wall seconds on the "
+          "threads the run had (the experiment lanes run on one):", "",
+          _table(["student", "warm start (CPU minutes)", "GRPO step (s)"],
+                 [[a, cost(a, "warmstart_cpu_s", 60), cost(a, "grpo_step_s", 1)] for a in arms]), ""]
+    exp = EXPERIMENTS.get(records[0]["experiment"])
+    absent = [a for a in (exp.arms if exp else []) if a not in arms]
+    if absent: md += [f"Not run at this scale: {', '.join(absent)}.", ""]
     f = "scaling.png"
     line_chart(Path(fig_dir)/f, labels, {a: [s["mean"] for s in ser[a]] for a in arms}, "Scaling: held-out accuracy (mean over seeds)", svg=True)
     return "\n".join(md) + "\n", [f]
