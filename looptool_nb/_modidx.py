@@ -187,6 +187,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'looptool_nb.experiments._json': ('experiments.html#_json', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._noise_arm': ( 'experiments.html#_noise_arm',
                                                                                  'looptool_nb/experiments.py'),
+                                         'looptool_nb.experiments._not_run': ('experiments.html#_not_run', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._per_seed': ('experiments.html#_per_seed', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._pooled_flips': ( 'experiments.html#_pooled_flips',
                                                                                     'looptool_nb/experiments.py'),

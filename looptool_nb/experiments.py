@@ -312,6 +312,12 @@ def _pooled_flips(records, arm, K) -> str:
     up, down = sum(v[0]["up"] for v in vs), sum(v[0]["down"] for v in vs)
     return f"+{up} / −{down}, p = {mcnemar_p(up, down):.2g} ({len(vs)} seed{'s' * (len(vs) > 1)})"
 
+def _not_run(records) -> list[str]:
+    "A line naming the arms of the records' experiment that have no run at this scale (none: no line)."
+    exp = EXPERIMENTS.get(records[0]["experiment"]) if records else None
+    absent = [a for a in (exp.arms if exp else []) if not _by_arm(records, a)]
+    return [f"Not run at this scale: {', '.join(absent)}.", ""] if absent else []
+
 def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
     "Markdown and figures of the scaling experiment."
     arms = list(dict.fromkeys(r["arm"] for r in records))
@@ -333,9 +339,7 @@ def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
           "threads the run had (the experiment lanes run on one):", "",
           _table(["student", "warm start (CPU minutes)", "GRPO step (s)"],
                  [[a, cost(a, "warmstart_cpu_s", 60), cost(a, "grpo_step_s", 1)] for a in arms]), ""]
-    exp = EXPERIMENTS.get(records[0]["experiment"])
-    absent = [a for a in (exp.arms if exp else []) if a not in arms]
-    if absent: md += [f"Not run at this scale: {', '.join(absent)}.", ""]
+    md += _not_run(records)
     f = "scaling.png"
     line_chart(Path(fig_dir)/f, labels, {a: [s["mean"] for s in ser[a]] for a in arms}, "Scaling: held-out accuracy (mean over seeds)", svg=True)
     return "\n".join(md) + "\n", [f]
@@ -357,6 +361,7 @@ def noise_section(records, fig_dir) -> tuple[str, list[str]]:
     md = ["Per cell of the grid, mean ± std [95% interval] over seeds (%):", "",
           _table(["teacher noise", "judge accuracy", "seed label noise", "final label noise", "JGLV precision (LABEL_WRONG)",
                   "JGLV recall (LABEL_WRONG)", "final held-out accuracy"], rows), ""]
+    md += _not_run(records)
     f = "noise_final_label_noise.png"
     grouped_bars(Path(fig_dir)/f, [f"teacher {t:.0%}" for t in TEACHER_RATES],
                  {f"judge {j:.0%}": [fin_noise.get((t, j)) for t in TEACHER_RATES] for j in JUDGE_ACCURACIES},
@@ -405,8 +410,11 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
             p = base/x; q = base/f"{scale}_{x}"; p.replace(q); f2.append(q.name)
             if p.with_suffix(".svg").exists(): p.with_suffix(".svg").replace(q.with_suffix(".svg"))
         missing = [f"{r['arm']} seed {r['seed']}" for r in rs if not r["finished"]]
+        secs = [r["stage_seconds"] for r in rs if r["finished"] and r.get("stage_seconds")]
+        took = (f"Run time: the stages of the {len(secs)} finished cell(s) took {sum(secs)/60:.0f} minutes in all, "
+                f"{statistics.fmean(secs)/60:.0f} a cell (wall time; a warm start counts where the cell trained it).\n") if secs else ""
         md += [f"## Scale `{scale}`", "", f"Scale: {SCALE_NOTES[scale]}", "",
-               text, *(f"![{x}]({x})\n" for x in f2),
+               text, *(f"![{x}]({x})\n" for x in f2), took,
                (f"Not finished: {', '.join(missing)} — such a run contributes only the iterations it completed "
                 "(each table cell gives its n).\n" if missing else ""), _commands(rs), ""]
         figs += f2
