@@ -356,11 +356,12 @@ def noise_section(records, fig_dir) -> tuple[str, list[str]]:
             acc = spread([r["heldout"][-1] for r in rs])
             fn, sn = spread([r["final_noise"] for r in rs]), spread([r["seed_noise"] for r in rs])
             p, rc = spread([(r["jglv"] or {}).get("precision") for r in rs]), spread([(r["jglv"] or {}).get("recall") for r in rs])
-            rows.append([f"{t:.0%}", f"{j:.0%}", fmt(sn), fmt(fn), fmt(p), fmt(rc), fmt(acc)])
+            gain = paired({r["seed"]: r["heldout"][-1] for r in rs}, {r["seed"]: r["heldout"][0] for r in rs})
+            rows.append([f"{t:.0%}", f"{j:.0%}", fmt(sn), fmt(fn), fmt(p), fmt(rc), fmt(acc), fmt(gain)])
             fin_noise[(t, j)], prec[(t, j)] = fn["mean"], p["mean"]
     md = ["Per cell of the grid, mean ± std [95% interval] over seeds (%):", "",
           _table(["teacher noise", "judge accuracy", "seed label noise", "final label noise", "JGLV precision (LABEL_WRONG)",
-                  "JGLV recall (LABEL_WRONG)", "final held-out accuracy"], rows), ""]
+                  "JGLV recall (LABEL_WRONG)", "final held-out accuracy", "its gain over the warm start (paired)"], rows), ""]
     md += _not_run(records)
     f = "noise_final_label_noise.png"
     grouped_bars(Path(fig_dir)/f, [f"teacher {t:.0%}" for t in TEACHER_RATES],
