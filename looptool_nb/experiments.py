@@ -307,9 +307,9 @@ def ablations_section(records, fig_dir) -> tuple[str, list[str]]:
 # %% ../nbs/12_experiments.ipynb #3cbc2c5f
 def _pooled_flips(records, arm, K) -> str:
     "Held-out prompts flipped to right / to wrong at iteration K vs Original, summed over seeds, with McNemar's p."
-    vs = [v for r in _by_arm(records, arm) for v in [(r.get("vs_warm_start") or [])[K:K + 1]] if v and v[0]]
+    vs = [r["vs_warm_start"][K] for r in _by_arm(records, arm) if K < len(r.get("vs_warm_start") or []) and r["vs_warm_start"][K]]
     if not vs: return "—"
-    up, down = sum(v[0]["up"] for v in vs), sum(v[0]["down"] for v in vs)
+    up, down = sum(v["up"] for v in vs), sum(v["down"] for v in vs)
     return f"+{up} / −{down}, p = {mcnemar_p(up, down):.2g} ({len(vs)} seed{'s' * (len(vs) > 1)})"
 
 def _not_run(records) -> list[str]:
@@ -326,8 +326,9 @@ def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
     n = max(len(v) for v in ser.values())
     labels = ["Original"] + [f"It{K}" for K in range(1, n)]
     first = lambda a, k: next((r[k] for r in _by_arm(records, a) if r.get(k)), None)
-    cost = lambda a, k, div: fmt(spread([v/div for r in _by_arm(records, a) for v in ([r.get(k)] if not isinstance(r.get(k), list)
-                                                                                     else r[k]) if v is not None]), pct=False)
+    def cost(a, k, div):   # spread of a per-run number (warm start) or of every iteration's number (GRPO step) over seeds
+        vals = [v for r in _by_arm(records, a) for v in (r.get(k) if isinstance(r.get(k), list) else [r.get(k)])]
+        return fmt(spread([v/div for v in vals if v is not None]), pct=False)
     rows = [[a, f"{first(a, 'params')/1e6:.1f}M" if first(a, "params") else "—"]
             + [fmt(ser[a][K]) if K < len(ser[a]) else "—" for K in range(n)]
             + [fmt(paired(_per_seed(records, a, "heldout", n - 1), _per_seed(records, a, "heldout", 0))),
