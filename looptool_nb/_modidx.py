@@ -493,6 +493,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.seed.verify_sample': ('seed.html#verify_sample', 'looptool_nb/seed.py'),
                                   'looptool_nb.seed.write_api_programmatic': ('seed.html#write_api_programmatic', 'looptool_nb/seed.py')},
             'looptool_nb.student': { 'looptool_nb.student._atomic_dir': ('student.html#_atomic_dir', 'looptool_nb/student.py'),
+                                     'looptool_nb.student._build_lock': ('student.html#_build_lock', 'looptool_nb/student.py'),
                                      'looptool_nb.student._has_unsloth': ('student.html#_has_unsloth', 'looptool_nb/student.py'),
                                      'looptool_nb.student._load_folder': ('student.html#_load_folder', 'looptool_nb/student.py'),
                                      'looptool_nb.student._on_cpu': ('student.html#_on_cpu', 'looptool_nb/student.py'),

