@@ -358,11 +358,13 @@ def noise_section(records, fig_dir) -> tuple[str, list[str]]:
             fn, sn = spread([r["final_noise"] for r in rs]), spread([r["seed_noise"] for r in rs])
             p, rc = spread([(r["jglv"] or {}).get("precision") for r in rs]), spread([(r["jglv"] or {}).get("recall") for r in rs])
             gain = paired({r["seed"]: r["heldout"][-1] for r in rs}, {r["seed"]: r["heldout"][0] for r in rs})
-            rows.append([f"{t:.0%}", f"{j:.0%}", fmt(sn), fmt(fn), fmt(p), fmt(rc), fmt(acc), fmt(gain)])
+            last = max(len(r.get("vs_warm_start") or []) for r in rs) - 1
+            rows.append([f"{t:.0%}", f"{j:.0%}", fmt(sn), fmt(fn), fmt(p), fmt(rc), fmt(acc), fmt(gain), _pooled_flips(records, arm, last)])
             fin_noise[(t, j)], prec[(t, j)] = fn["mean"], p["mean"]
     md = ["Per cell of the grid, mean ± std [95% interval] over seeds (%):", "",
           _table(["teacher noise", "judge accuracy", "seed label noise", "final label noise", "JGLV precision (LABEL_WRONG)",
-                  "JGLV recall (LABEL_WRONG)", "final held-out accuracy", "its gain over the warm start (paired)"], rows), ""]
+                  "JGLV recall (LABEL_WRONG)", "final held-out accuracy", "its gain over the warm start (paired)",
+                  "held-out prompts flipped right / wrong, pooled over seeds"], rows), ""]
     md += _not_run(records)
     f = "noise_final_label_noise.png"
     grouped_bars(Path(fig_dir)/f, [f"teacher {t:.0%}" for t in TEACHER_RATES],
@@ -401,7 +403,7 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
     recs = collect(name, root) if records is None else records
     base.mkdir(parents=True, exist_ok=True)
     atomic_write_json(base/"cells.json", recs)
-    md = [f"# Experiment: {e.title}", "", f"Mirrors the paper's {e.paper}. {len(recs)} cell record(s); "
+    md = [f"# Experiment: {e.title}", "", (f"Mirrors the paper's {e.paper}. " if e.paper != "—" else "Not an experiment of the paper. ") + f"{len(recs)} cell record(s); "
           f"{sum(r['finished'] for r in recs)} finished.", ""]
     figs = []
     for scale in [s for s in SCALES if any(r["scale"] == s for r in recs)]:
