@@ -17,7 +17,7 @@ import torch
 
 from looptool_nb.core import config_hash, load_config, read_samples, tool_call_reward
 from looptool_nb.student import cache_dir, load_student, warm_start
-from looptool_nb.probe import greedy_decode
+from looptool_nb.probe import encode_prompt, greedy_decode
 
 
 def seed_data(cfg):
@@ -47,6 +47,21 @@ def bench_student(a):
     train, test = seed_data(cfg)
     model, tok = load_student(a.model or str(warm_start(cfg, train)), cfg)
     return cfg, train, test, model, tok
+
+
+def greedy_hits(model, tok, samples, max_new_tokens, truth: bool = True) -> list[float]:
+    "Greedy exact match (the paper's reward) of each sample: against the hidden truth where known (`truth`), else the label."
+    answers = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=32, max_new_tokens=max_new_tokens)
+    return [tool_call_reward(d.text, (s.meta.get("truth") or s.output) if truth else s.output) for s, d in zip(samples, answers)]
+
+
+def sampled_answers(model, tok, sample, k: int, temperature: float, max_new_tokens: int) -> list[str]:
+    "`k` answers to `sample`'s prompt sampled at `temperature` (no top-p, no top-k)."
+    ids = torch.tensor([encode_prompt(tok, sample.prompt_messages())])
+    with torch.no_grad():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=temperature, top_p=1.0, top_k=0,
+                             max_new_tokens=max_new_tokens, num_return_sequences=k, pad_token_id=tok.pad_token_id)
+    return [tok.decode(o[ids.shape[1]:], skip_special_tokens=True) for o in out]
 
 
 def heldout(model, tok, samples, max_new_tokens):

@@ -14,9 +14,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, student_args
-from looptool_nb.core import mcnemar_p, paired_flips, tool_call_reward
-from looptool_nb.probe import greedy_decode
+from calibrate import bench_student, greedy_hits, student_args
+from looptool_nb.core import mcnemar_p, paired_flips
 from looptool_nb.train import grpo
 
 
@@ -27,9 +26,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg, train, test, model, tok = bench_student(a)
     test = test[:a.n_test]
-    def hits(m): return [tool_call_reward(d.text, s.meta.get("truth") or s.output) for s, d in
-                         zip(test, greedy_decode(m, tok, [s.prompt_messages() for s in test], batch_size=32,
-                                                 max_new_tokens=cfg.max_completion_length))]
+    def hits(m): return greedy_hits(m, tok, test, cfg.max_completion_length)
     base, t0 = hits(model), time.time()
     def log(step, m):
         h = hits(m); up, down = paired_flips(base, h)

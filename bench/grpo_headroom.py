@@ -15,9 +15,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, student_args
+from calibrate import bench_student, sampled_answers, student_args
 from looptool_nb.core import tool_call_reward
-from looptool_nb.probe import encode_prompt, greedy_decode
+from looptool_nb.probe import greedy_decode
 
 
 def main(argv=None):
@@ -31,12 +31,7 @@ def main(argv=None):
     greedy = greedy_decode(model, tok, [s.prompt_messages() for s in S], batch_size=32, max_new_tokens=cfg.max_completion_length)
     rows = []
     for s, g in zip(S, greedy):
-        ids = torch.tensor([encode_prompt(tok, s.prompt_messages())])
-        with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=a.temperature, top_p=1.0,
-                                 top_k=0, max_new_tokens=cfg.max_completion_length, num_return_sequences=a.k,
-                                 pad_token_id=tok.pad_token_id)
-        texts = [tok.decode(o[ids.shape[1]:], skip_special_tokens=True) for o in out]
+        texts = sampled_answers(model, tok, s, a.k, a.temperature, cfg.max_completion_length)
         rl = [tool_call_reward(t, s.output) for t in texts]
         rt = [tool_call_reward(t, s.meta["truth"]) for t in texts]
         rows.append({"noisy": tool_call_reward(s.output, s.meta["truth"]) == 0.0, "greedy_label": tool_call_reward(g.text, s.output),

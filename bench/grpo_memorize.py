@@ -16,9 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, student_args
+from calibrate import bench_student, greedy_hits, sampled_answers, student_args
 from looptool_nb.core import has_tool_call_tag, mcnemar_p, paired_flips, tool_call_reward
-from looptool_nb.probe import encode_prompt, greedy_decode
 from looptool_nb.train import grpo
 
 
@@ -30,15 +29,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg, train, test, model, tok = bench_student(a)
     torch.manual_seed(0)
-    def greedy(S, truth=False):
-        D = greedy_decode(model, tok, [s.prompt_messages() for s in S], batch_size=32, max_new_tokens=cfg.max_completion_length)
-        return [tool_call_reward(d.text, (s.meta.get("truth") or s.output) if truth else s.output) for s, d in zip(S, D)]
+    def greedy(S, truth=False): return greedy_hits(model, tok, S, cfg.max_completion_length, truth)
     def some_sample_right(s):
-        ids = torch.tensor([encode_prompt(tok, s.prompt_messages())])
-        with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=cfg.temperature, top_p=1.0,
-                                 top_k=0, max_new_tokens=cfg.max_completion_length, num_return_sequences=a.k, pad_token_id=tok.pad_token_id)
-        return any(tool_call_reward(tok.decode(o[ids.shape[1]:], skip_special_tokens=True), s.output) for o in out)
+        return any(tool_call_reward(t, s.output) for t in sampled_answers(model, tok, s, a.k, cfg.temperature, cfg.max_completion_length))
     cand = train[:400]
     pick = [s for s, r in zip(cand, greedy(cand)) if not r and has_tool_call_tag(s.output)]
     pick = list(itertools.islice(filter(some_sample_right, pick), a.m))   # lazily: sampling is the slow part

@@ -16,9 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, student_args
+from calibrate import bench_student, sampled_answers, student_args
 from looptool_nb.core import ParseError, has_tool_call_tag, parse_tool_calls, tool_call_reward
-from looptool_nb.probe import encode_prompt, greedy_decode
+from looptool_nb.probe import greedy_decode
 
 
 def error_kind(pred: str, truth: str) -> str:
@@ -46,12 +46,8 @@ def main(argv=None):
         truth = s.meta.get("truth") or s.output
         r = {"kind": error_kind(g.text, truth), "situation": s.meta.get("situation", "?")}
         if r["kind"] != "right":
-            ids = torch.tensor([encode_prompt(tok, s.prompt_messages())])
-            with torch.no_grad():
-                out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=a.temperature, top_p=1.0,
-                                     top_k=0, max_new_tokens=cfg.max_completion_length, num_return_sequences=a.k,
-                                     pad_token_id=tok.pad_token_id)
-            r["right_samples"] = int(sum(tool_call_reward(tok.decode(o[ids.shape[1]:], skip_special_tokens=True), truth) for o in out))
+            texts = sampled_answers(model, tok, s, a.k, a.temperature, cfg.max_completion_length)
+            r["right_samples"] = int(sum(tool_call_reward(t, truth) for t in texts))
         rows.append(r)
     wrong = [r for r in rows if r["kind"] != "right"]
     print(json.dumps({"n": len(rows), "k": a.k, "temperature": a.temperature, "greedy_right": len(rows) - len(wrong),

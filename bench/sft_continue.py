@@ -14,9 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, student_args
-from looptool_nb.core import mcnemar_p, paired_flips, tool_call_reward
-from looptool_nb.probe import greedy_decode
+from calibrate import bench_student, greedy_hits, student_args
+from looptool_nb.core import mcnemar_p, paired_flips
 from looptool_nb.student import fits, sft
 
 
@@ -26,8 +25,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg, train, test, model, tok = bench_student(a)
     held = test[:cfg.n_test]
-    def hits(): return [tool_call_reward(d.text, s.meta.get("truth") or s.output) for s, d in
-                        zip(held, greedy_decode(model, tok, [s.prompt_messages() for s in held], 32, cfg.max_completion_length))]
+    def hits(): return greedy_hits(model, tok, held, cfg.max_completion_length)
     before = hits()
     info = sft(model, tok, fits(train, tok, cfg.max_prompt_length + cfg.max_completion_length), cfg, tempfile.mkdtemp(), steps=a.steps)
     after = hits(); up, down = paired_flips(before, after)
