@@ -37,12 +37,13 @@ def student_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", help="a student folder (default: the preset's warm start, trained once and cached)")
     p.add_argument("--preset", default="cpu-tiny")
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: two lanes side by side on 2 cores)")
     return p
 
 
 def bench_student(a):
-    "(cfg, train, test, model, tokenizer) for parsed `student_args`, one torch thread."
-    torch.set_num_threads(1)
+    "(cfg, train, test, model, tokenizer) for parsed `student_args`, on `a.threads` torch threads."
+    torch.set_num_threads(a.threads)
     cfg = load_config(a.preset, a.set)
     train, test = seed_data(cfg)
     model, tok = load_student(a.model or str(warm_start(cfg, train)), cfg)

@@ -5,7 +5,7 @@ and the short SFT warm start a from-scratch model needs before GRPO."""
 
 # %% ../nbs/03_student.ipynb #e6a48d9a
 from __future__ import annotations
-import contextlib, hashlib, importlib.util, json, os, shutil, sys, tempfile, time
+import contextlib, hashlib, importlib.util, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
 import torch
 from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, build_instruction,
@@ -273,13 +273,18 @@ def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | No
 # %% ../nbs/03_student.ipynb #e25b62c2
 def warm_start(cfg: Config, samples: list[Sample], force: bool = False, callbacks=None) -> Path:
     "The folder of the warm-started student for `cfg` and `samples` (trained once, then read from the cache)."
-    if cfg.student not in TINY_LADDER: raise ConfigError(f"warm start is for tiny students (got {cfg.student!r})")
-    dst = cache_dir("warmstart", f"{cfg.student}-{warmstart_key(cfg, samples)}")
+    tiny = cfg.student in TINY_LADDER
+    if not tiny and cfg.warmstart_steps <= 0:
+        raise ConfigError(f"student {cfg.student!r} is pretrained and warmstart_steps is {cfg.warmstart_steps}: nothing to warm-start, load it directly")
+    # a hub id or a folder path is not a folder name: keep its last part, made safe
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(cfg.student)).name).strip("-") or "student"
+    dst = cache_dir("warmstart", f"{name}-{warmstart_key(cfg, samples)}")
     if (dst/"config.json").exists() and not force: return dst
     if force and dst.exists(): shutil.rmtree(dst)
     def write(tmp):
         set_seed(cfg.seed)
-        model, tok = load_student(cfg.student, cfg, corpus=sample_texts(samples), vocab_size=cfg.tokenizer_vocab)
+        model, tok = (load_student(cfg.student, cfg, corpus=sample_texts(samples), vocab_size=cfg.tokenizer_vocab) if tiny
+                      else load_student(cfg.student, cfg))
         data = fits(samples, tok, cfg.max_prompt_length + cfg.max_completion_length)
         if not data: raise DataError("no training sample fits max_prompt_length + max_completion_length")
         info = sft(model, tok, data, cfg, tmp/"trainer", callbacks=callbacks) if cfg.warmstart_steps > 0 else {"steps": 0, "samples": len(data)}
@@ -294,7 +299,7 @@ def warm_start(cfg: Config, samples: list[Sample], force: bool = False, callback
 def warmstart_stage(cfg: Config, data_path, out_dir) -> dict:
     "Warm-start the student of `cfg` on the samples in `data_path`; write `out_dir/pointer.json`; return its record."
     out_dir = Path(out_dir)
-    if cfg.student in TINY_LADDER:
+    if cfg.student in TINY_LADDER or cfg.warmstart_steps > 0:
         samples = read_samples(data_path)
         path = warm_start(cfg, samples)
         rec = {"path": str(path), **json.loads((path/"warmstart.json").read_text())}
