@@ -28,14 +28,14 @@ def main(argv=None):
     test = test[:a.n_test]
     def hits(m): return greedy_hits(m, tok, test, cfg.max_completion_length)
     base, t0 = hits(model), time.time()
-    def log(step, m):
-        h = hits(m); up, down = paired_flips(base, h)
+    def log(step, m, h=None):
+        h = h if h is not None else hits(m); up, down = paired_flips(base, h)
         print("CURVE", json.dumps({"step": step, "heldout": round(sum(h) / len(h), 4), "up": up, "down": down,
                                    "p": round(mcnemar_p(up, down), 4), "wall_s": round(time.time() - t0)}), flush=True)
     class Curve(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kw):
             if state.global_step % a.every == 0: log(state.global_step, model)
-    log(0, model)
+    log(0, model, base)  # the warm start's own hits: decoding it twice would give the same
     _, s = grpo(model, tok, train, cfg, Path(tempfile.mkdtemp()), save=False, callbacks=[Curve()])
     print(json.dumps({k: s.get(k) for k in ("steps", "reward_first_quarter", "reward_last_quarter", "frac_zero_std_mean", "cpu_seconds")}))
     return 0

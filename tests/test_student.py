@@ -1,5 +1,6 @@
 "Students: tokenizer and template facts the reward depends on, the loader's errors, the warm-start cache."
 import json
+from pathlib import Path
 import pytest
 import torch
 from looptool_nb.core import Config, ConfigError, tool_call_reward
@@ -81,6 +82,23 @@ def test_warmstart_stage_writes_pointer(cache, tmp_path):
     assert model.config.num_hidden_layers == 4
 
 
-def test_warm_start_refuses_pretrained_students(cache):
-    with pytest.raises(ConfigError, match="tiny students"):
+def test_warm_start_refuses_pretrained_students_without_steps(cache):
+    with pytest.raises(ConfigError, match="nothing to warm-start"):
         warm_start(Config(student="smollm2-135m"), toy_samples(2))
+
+
+def test_pretrained_student_warm_starts_from_its_weights(cache, tmp_path):
+    """A saved folder stands in for a pretrained student (as smollm2-135m in cpu-smol): with warmstart_steps > 0 the
+    stage fine-tunes it, caches the result apart from its source and points to it; the source is left untouched."""
+    from looptool_nb.core import write_samples
+    src = warm_start(Config(student="tiny-1m", warmstart_steps=2, warmstart_batch_size=2, tokenizer_vocab=300), toy_samples(8))
+    stamp = (src / "model.safetensors").stat().st_mtime_ns
+    write_samples(tmp_path / "train.jsonl", toy_samples(8))
+    cfg = Config(student=str(src), warmstart_steps=1, warmstart_batch_size=2, tokenizer_vocab=300)
+    rec = warmstart_stage(cfg, tmp_path / "train.jsonl", tmp_path / "ws")
+    assert rec["steps"] == 1 and rec["path"] != str(src) and Path(rec["path"]).name.startswith(src.name + "-")
+    assert json.loads((tmp_path / "ws" / "pointer.json").read_text())["path"] == rec["path"]
+    assert (src / "model.safetensors").stat().st_mtime_ns == stamp
+    # without steps a pretrained student needs no warm start: the pointer names it as it is
+    rec0 = warmstart_stage(Config(student=str(src)), tmp_path / "train.jsonl", tmp_path / "ws0")
+    assert rec0 == {"path": str(src), "steps": 0}
