@@ -148,7 +148,7 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
 # %% ../nbs/04_train.ipynb #c377b40c
 def _load_for_training(cfg: Config, init_model_dir, data: list[Sample]):
     if init_model_dir: src = str(resolve_model_dir(init_model_dir))
-    elif cfg.student in TINY_LADDER: src = str(warm_start(cfg, data))
+    elif cfg.student in TINY_LADDER or cfg.warmstart_steps > 0: src = str(warm_start(cfg, data))
     else: src = cfg.student
     if _has_unsloth() and cfg.use_vllm and world_size() == 1:  # unsloth patches TRL; it must load the model itself
         from unsloth import FastLanguageModel
