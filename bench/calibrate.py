@@ -50,10 +50,16 @@ def bench_student(a):
     return cfg, train, test, model, tok
 
 
+def greedy_texts(model, tok, samples, max_new_tokens, batch_size: int = 32) -> list[str]:
+    "The greedy answer to each sample's prompt (GCP's batched decoder)."
+    return [d.text for d in greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=batch_size,
+                                          max_new_tokens=max_new_tokens)]
+
+
 def greedy_hits(model, tok, samples, max_new_tokens, truth: bool = True) -> list[float]:
     "Greedy exact match (the paper's reward) of each sample: against the hidden truth where known (`truth`), else the label."
-    answers = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=32, max_new_tokens=max_new_tokens)
-    return [tool_call_reward(d.text, (s.meta.get("truth") or s.output) if truth else s.output) for s, d in zip(samples, answers)]
+    answers = greedy_texts(model, tok, samples, max_new_tokens)
+    return [tool_call_reward(t, (s.meta.get("truth") or s.output) if truth else s.output) for s, t in zip(samples, answers)]
 
 
 def sampled_answers(model, tok, sample, k: int, temperature: float, max_new_tokens: int) -> list[str]:
@@ -67,12 +73,12 @@ def sampled_answers(model, tok, sample, k: int, temperature: float, max_new_toke
 
 def heldout(model, tok, samples, max_new_tokens):
     "Greedy exact match (the paper's reward) per situation, and overall."
-    preds = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=32, max_new_tokens=max_new_tokens)
+    preds = greedy_texts(model, tok, samples, max_new_tokens)
     by = defaultdict(list)
-    for s, p in zip(samples, preds):
-        r = tool_call_reward(p.text, s.output)
+    for s, t in zip(samples, preds):
+        r = tool_call_reward(t, s.output)
         by[s.meta.get("situation", "?")].append(r); by["all"].append(r)
-    return {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}, [p.text for p in preds[:3]]
+    return {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}, preds[:3]
 
 
 def main(argv=None):

@@ -15,9 +15,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, sampled_answers, student_args
+from calibrate import bench_student, greedy_texts, sampled_answers, student_args
 from looptool_nb.core import tool_call_reward
-from looptool_nb.probe import greedy_decode
 
 
 def main(argv=None):
@@ -28,14 +27,14 @@ def main(argv=None):
     cfg, train, _, model, tok = bench_student(a)
     torch.manual_seed(0); model.eval()
     S = train[:a.n]
-    greedy = greedy_decode(model, tok, [s.prompt_messages() for s in S], batch_size=32, max_new_tokens=cfg.max_completion_length)
+    greedy = greedy_texts(model, tok, S, cfg.max_completion_length)
     rows = []
     for s, g in zip(S, greedy):
         texts = sampled_answers(model, tok, s, a.k, a.temperature, cfg.max_completion_length)
         rl = [tool_call_reward(t, s.output) for t in texts]
         rt = [tool_call_reward(t, s.meta["truth"]) for t in texts]
-        rows.append({"noisy": tool_call_reward(s.output, s.meta["truth"]) == 0.0, "greedy_label": tool_call_reward(g.text, s.output),
-                     "greedy_truth": tool_call_reward(g.text, s.meta["truth"]), "sample_truth": sum(rt) / a.k,
+        rows.append({"noisy": tool_call_reward(s.output, s.meta["truth"]) == 0.0, "greedy_label": tool_call_reward(g, s.output),
+                     "greedy_truth": tool_call_reward(g, s.meta["truth"]), "sample_truth": sum(rt) / a.k,
                      "any_truth": max(rt), "mixed": 0 < sum(rl) < a.k})
     mean = lambda f: round(sum(f(r) for r in rows) / len(rows), 3)
     mixed = [r for r in rows if r["mixed"]]

@@ -16,9 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, sampled_answers, student_args
+from calibrate import bench_student, greedy_texts, sampled_answers, student_args
 from looptool_nb.core import ParseError, has_tool_call_tag, parse_tool_calls, tool_call_reward
-from looptool_nb.probe import greedy_decode
 
 
 def error_kind(pred: str, truth: str) -> str:
@@ -40,11 +39,11 @@ def main(argv=None):
     cfg, train, test, model, tok = bench_student(a)
     torch.manual_seed(0); model.eval()
     held = test[:cfg.n_test]
-    greedy = greedy_decode(model, tok, [s.prompt_messages() for s in held], batch_size=32, max_new_tokens=cfg.max_completion_length)
+    greedy = greedy_texts(model, tok, held, cfg.max_completion_length)
     rows = []
     for s, g in zip(held, greedy):
         truth = s.meta.get("truth") or s.output
-        r = {"kind": error_kind(g.text, truth), "situation": s.meta.get("situation", "?")}
+        r = {"kind": error_kind(g, truth), "situation": s.meta.get("situation", "?")}
         if r["kind"] != "right":
             texts = sampled_answers(model, tok, s, a.k, a.temperature, cfg.max_completion_length)
             r["right_samples"] = int(sum(tool_call_reward(t, truth) for t in texts))

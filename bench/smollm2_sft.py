@@ -14,9 +14,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import seed_data
+from calibrate import greedy_texts, seed_data
 from looptool_nb.core import has_tool_call_tag, load_config, tool_call_reward
-from looptool_nb.probe import greedy_decode
 from looptool_nb.student import fits, load_student, sft
 
 DEFAULTS = ["n_test=100", "max_completion_length=96", "warmstart_batch_size=4", "warmstart_lr=5e-5"]
@@ -36,12 +35,12 @@ def main(argv=None):
     info = sft(model, tok, fits(train, tok, cfg.max_prompt_length + cfg.max_completion_length), cfg, tempfile.mkdtemp(), steps=a.steps)
     t1 = time.time()
     held = test[:a.n_eval]
-    answers = greedy_decode(model, tok, [s.prompt_messages() for s in held], 8, cfg.max_completion_length)
-    hits = [tool_call_reward(d.text, s.meta.get("truth") or s.output) for s, d in zip(held, answers)]
+    answers = greedy_texts(model, tok, held, cfg.max_completion_length, batch_size=8)
+    hits = [tool_call_reward(t, s.meta.get("truth") or s.output) for s, t in zip(held, answers)]
     print(json.dumps({"steps": a.steps, "batch": cfg.warmstart_batch_size, "lr": cfg.warmstart_lr, "threads": a.threads,
                       "sft_s_per_step": round((t1 - t0) / max(a.steps, 1), 1), "loss_first": info["loss_first"],
                       "loss_last": info["loss_last"], "eval_s": round(time.time() - t1), "n": len(held),
-                      "heldout": round(sum(hits) / len(hits), 4), "answers_with_a_call": sum(has_tool_call_tag(d.text) for d in answers),
+                      "heldout": round(sum(hits) / len(hits), 4), "answers_with_a_call": sum(has_tool_call_tag(t) for t in answers),
                       "labels_with_a_call": sum(has_tool_call_tag(s.output) for s in held)}))
     return 0
 
