@@ -17,3 +17,31 @@ def test_error_kind_names_the_first_thing_wrong():
     assert error_kind(render_calls([make_call("get_weather", {"city": "Oslo"})] * 2), A) == "number_of_calls"
     assert error_kind(render_calls([make_call("get_forecast", {"city": "Oslo"})]), A) == "function"
     assert error_kind(render_calls([make_call("get_weather", {"city": "Lima"})]), A) == "argument_values"
+
+
+def test_arm_summary_pairs_by_seed_and_prompt():
+    from heldout_large import arm_summary
+    P = Path("exp")
+    w = {0: [0., 0., 1., 1.], 1: [1., 1., 0., 0.]}                  # each seed's warm start, 4 prompts
+    runs = {P/"loop"/"seed_0": {0: w[0], 1: [1., 1., 1., 1.]}, P/"loop"/"seed_1": {0: w[1], 1: [1., 1., 1., 0.]},
+            P/"static"/"seed_0": {0: w[0], 1: [0., 0., 1., 1.]}, P/"static"/"seed_1": {0: w[1], 1: [1., 0., 0., 0.]}}
+    rows = {(Path(r["arm"]).name, r["vs"]): r for r in arm_summary(runs, baseline_arm="static")}
+    assert set(rows) == {("loop", "warm start"), ("loop", "static"), ("static", "warm start")}   # no arm against itself
+    r = rows["loop", "warm start"]
+    assert (r["seeds"], r["mean"], r["up"], r["down"]) == (2, 37.5, 3, 0)  # +50 and +25 points; flips pooled over seeds
+    r = rows["loop", "static"]
+    assert (r["mean"], r["up"], r["down"]) == (50.0, 4, 0)
+    r = rows["static", "warm start"]
+    assert (r["mean"], r["up"], r["down"]) == (-12.5, 0, 1)
+
+
+def test_situation_mix_gives_the_share_asked():
+    from grpo_curve import situation_mix
+    from looptool_nb.core import Sample
+    train = [Sample(id=f"s{i}", messages=[{"role": "user", "content": "x"}], tools=[], output="y",
+                    meta={"situation": "irrelevance" if i < 10 else "single"}) for i in range(100)]
+    mix = situation_mix(train, "irrelevance=0.25")
+    assert len(mix) == 40 and sum(s.meta["situation"] == "irrelevance" for s in mix) == 10
+    assert situation_mix(train, "irrelevance=0.25") == mix                       # seeded
+    import pytest
+    with pytest.raises(SystemExit, match="no training sample"): situation_mix(train, "parallel=0.5")
