@@ -111,7 +111,7 @@ def main(argv=None):
     p.add_argument("runs", nargs="*", type=Path, help="run folders (default: results/reproduce, what make reproduce writes)")
     p.add_argument("--n", type=int, default=4000, help="fresh held-out prompts to evaluate on")
     p.add_argument("--skip", type=int, default=400, help="leave out the first prompts of the test split (the runs' own)")
-    p.add_argument("--out", default="results/calibration/heldout_large.jsonl", help="cache of per-model results (JSONL)")
+    p.add_argument("--out", default="results/calibration/heldout_large/models.jsonl", help="cache of per-model results (JSONL)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--baseline-arm", default=None, help="also compare each arm with this arm's same seed (static, full)")
     p.add_argument("--summary", default=None, help="write the per-run accuracies and arm comparisons here (JSON)")
