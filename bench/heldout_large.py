@@ -11,7 +11,7 @@ has looked at (every run evaluated at most the first 400). Results are cached pe
 re-run only evaluates what is new. Prints one line per run and per experiment arm (mean and 95% interval over seeds
 of the gain over the warm start; prompts flipped right / wrong pooled over seeds, exact McNemar p).
 """
-import argparse, hashlib, json, math, os, statistics, sys, time
+import argparse, hashlib, json, os, sys, time
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import torch
 from looptool_nb.core import (Config, atomic_write_json, config_hash, load_config, mcnemar_p, paired_flips, read_samples, tool_call_reward,
                               write_samples)
 from looptool_nb.evaluate import model_predictor
+from looptool_nb.experiments import spread
 from looptool_nb.seed import generate_split, make_world
 from looptool_nb.student import cache_dir, resolve_model_dir
 
@@ -70,15 +71,6 @@ def evaluate_hits(model: Path, cfg: Config, samples: list, cache: dict, out) -> 
     return cache[k]
 
 
-def interval(xs: list[float]) -> tuple[float, float, float]:
-    "Mean and 95% t-interval of `xs` (the interval is nan with fewer than two)."
-    m = statistics.mean(xs)
-    if len(xs) < 2: return m, float("nan"), float("nan")
-    t = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78, 6: 2.57, 7: 2.45, 8: 2.36, 9: 2.31, 10: 2.26}.get(len(xs), 2.0)
-    h = t * statistics.stdev(xs) / math.sqrt(len(xs))
-    return m, m - h, m + h
-
-
 def acc(hits: list[float]) -> float: return 100 * sum(hits) / len(hits)
 
 
@@ -100,9 +92,10 @@ def arm_summary(runs: dict, baseline_arm: str | None = None) -> list[dict]:
                 if not pairs: continue
                 gains = [acc(b) - acc(a_) for a_, b in pairs]
                 up = sum(paired_flips(a_, b)[0] for a_, b in pairs); down = sum(paired_flips(a_, b)[1] for a_, b in pairs)
-                m, lo, hi = interval(gains)
-                out.append({"arm": str(arm), "iteration": K, "vs": name, "seeds": len(pairs), "mean": round(m, 2),
-                            "lo": round(lo, 2), "hi": round(hi, 2), "up": up, "down": down, "p": mcnemar_p(up, down)})
+                sp = spread(gains)                  # mean and 95% t-interval over seeds (None with one seed)
+                r2 = lambda x: None if x is None else round(x, 2)
+                out.append({"arm": str(arm), "iteration": K, "vs": name, "seeds": len(pairs), "mean": r2(sp["mean"]),
+                            "lo": r2(sp["lo"]), "hi": r2(sp["hi"]), "up": up, "down": down, "p": mcnemar_p(up, down)})
     return out
 
 
@@ -142,8 +135,9 @@ def main(argv=None):
         print("  ".join(line), flush=True)
     summary = arm_summary(runs, a.baseline_arm)
     for r in summary:
-        print(f"ARM {r['arm']} it{r['iteration']} vs {r['vs']}: seeds={r['seeds']} {r['mean']:+.2f} points "
-              f"[{r['lo']:+.2f}, {r['hi']:+.2f}]  pooled +{r['up']}/-{r['down']} p={r['p']:.3g}", flush=True)
+        ci = f"[{r['lo']:+.2f}, {r['hi']:+.2f}]" if r["lo"] is not None else "(one seed)"
+        print(f"ARM {r['arm']} it{r['iteration']} vs {r['vs']}: seeds={r['seeds']} {r['mean']:+.2f} points {ci}  "
+              f"pooled +{r['up']}/-{r['down']} p={r['p']:.3g}", flush=True)
     if a.summary:
         atomic_write_json(a.summary, {"n": a.n, "skip": a.skip, "runs": {str(k): {f"it{K}": round(acc(h), 3) for K, h in v.items()}
                                                                       for k, v in runs.items()}, "arms": summary})
