@@ -71,14 +71,18 @@ def sampled_answers(model, tok, sample, k: int, temperature: float, max_new_toke
     return [tok.decode(o[ids.shape[1]:], skip_special_tokens=True) for o in out]
 
 
+def per_situation(samples, hits) -> dict:
+    "Mean hit per situation of the samples (3 decimals, situations in order)."
+    by = defaultdict(list)
+    for s, h in zip(samples, hits): by[s.meta.get("situation", "?")].append(h)
+    return {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}
+
+
 def heldout(model, tok, samples, max_new_tokens):
     "Greedy exact match (the paper's reward) per situation, and overall."
     preds = greedy_texts(model, tok, samples, max_new_tokens)
-    by = defaultdict(list)
-    for s, t in zip(samples, preds):
-        r = tool_call_reward(t, s.output)
-        by[s.meta.get("situation", "?")].append(r); by["all"].append(r)
-    return {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}, preds[:3]
+    hits = [tool_call_reward(t, s.output) for s, t in zip(samples, preds)]
+    return dict(sorted({**per_situation(samples, hits), "all": round(sum(hits) / len(hits), 3)}.items())), preds[:3]
 
 
 def main(argv=None):

@@ -9,7 +9,6 @@ training prompts make that share (all of them, and as many others drawn at rando
 behaviour when its prompts are plentiful? Seed data as bench/calibrate.py makes it (cached by the world settings).
 """
 import argparse, json, os, random, sys, tempfile, time
-from collections import defaultdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from calibrate import bench_student, greedy_hits, student_args
+from calibrate import bench_student, greedy_hits, per_situation, student_args
 from looptool_nb.core import mcnemar_p, paired_flips
 from looptool_nb.train import grpo
 
@@ -45,16 +44,13 @@ def main(argv=None):
     cfg, train, test, model, tok = bench_student(a)
     test = test[:a.n_test]
     if a.mix: train = situation_mix(train, a.mix)
-    sit = [s.meta.get("situation", "?") for s in test]
     def hits(m): return greedy_hits(m, tok, test, cfg.max_completion_length)
     base, t0 = hits(model), time.time()
     def log(step, m, h=None):
         h = h if h is not None else hits(m); up, down = paired_flips(base, h)
-        by = defaultdict(list)
-        for s_, x in zip(sit, h): by[s_].append(x)
         print("CURVE", json.dumps({"step": step, "heldout": round(sum(h) / len(h), 4), "up": up, "down": down,
                                    "p": round(mcnemar_p(up, down), 4), "wall_s": round(time.time() - t0),
-                                   "by_situation": {k: round(sum(v) / len(v), 3) for k, v in sorted(by.items())}}), flush=True)
+                                   "by_situation": per_situation(test, h)}), flush=True)
     class Curve(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kw):
             if state.global_step % a.every == 0: log(state.global_step, model)

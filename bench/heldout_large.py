@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
-from looptool_nb.core import (Config, atomic_write_json, config_hash, load_config, mcnemar_p, paired_flips, read_samples, tool_call_reward,
+from looptool_nb.core import (Config, atomic_write_json, config_hash, load_config, mcnemar_p, paired_flips, read_jsonl, read_samples, tool_call_reward,
                               write_samples)
 from looptool_nb.evaluate import model_predictor
 from looptool_nb.experiments import spread
@@ -90,12 +90,12 @@ def arm_summary(runs: dict, baseline_arm: str | None = None) -> list[dict]:
             for name, ref in comps:
                 pairs = [(ref(sd, K), r[K]) for sd, r in sorted(seeds.items()) if K in r and ref(sd, K) is not None]
                 if not pairs: continue
-                gains = [acc(b) - acc(a_) for a_, b in pairs]
-                up = sum(paired_flips(a_, b)[0] for a_, b in pairs); down = sum(paired_flips(a_, b)[1] for a_, b in pairs)
-                sp = spread(gains)                  # mean and 95% t-interval over seeds (None with one seed)
-                r2 = lambda x: None if x is None else round(x, 2)
-                out.append({"arm": str(arm), "iteration": K, "vs": name, "seeds": len(pairs), "mean": r2(sp["mean"]),
-                            "lo": r2(sp["lo"]), "hi": r2(sp["hi"]), "up": up, "down": down, "p": mcnemar_p(up, down)})
+                flips = [paired_flips(a_, b) for a_, b in pairs]
+                up, down = sum(f[0] for f in flips), sum(f[1] for f in flips)
+                sp = spread([acc(b) - acc(a_) for a_, b in pairs])   # mean and 95% t-interval over seeds (None with one seed)
+                out.append({"arm": str(arm), "iteration": K, "vs": name, "seeds": len(pairs),
+                            **{k: None if sp[k] is None else round(sp[k], 2) for k in ("mean", "lo", "hi")},
+                            "up": up, "down": down, "p": mcnemar_p(up, down)})
     return out
 
 
@@ -113,10 +113,8 @@ def main(argv=None):
     if not a.runs: print("heldout_large: no run folder given and no results/reproduce (run make reproduce first)"); return 0
     torch.set_num_threads(a.threads)
     cache = {}
-    if a.out and Path(a.out).exists():
-        for line in Path(a.out).read_text().splitlines():
-            r = json.loads(line)
-            if isinstance(r["hits"], str): r["hits"] = [float(c == "1") for c in r["hits"]]
+    if a.out and Path(a.out).exists():   # a bad line is a one-line DataError naming the file and line
+        for r in read_jsonl(a.out, "heldout_large result", lambda r: {**r, "hits": [float(c == "1") for c in r["hits"]]}):
             cache[r.pop("key")] = r
     if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     runs = {}                                       # run folder -> {iteration: hits}
