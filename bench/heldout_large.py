@@ -12,13 +12,14 @@ re-run only evaluates what is new. Prints one line per run and per experiment ar
 of the gain over the warm start; prompts flipped right / wrong pooled over seeds, exact McNemar p).
 """
 import argparse, hashlib, json, os, sys, time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
+from calibrate import per_situation
 from looptool_nb.core import (Config, atomic_write_json, config_hash, load_config, mcnemar_p, paired_flips, read_jsonl, read_samples, tool_call_reward,
                               write_samples)
 from looptool_nb.evaluate import model_predictor
@@ -99,6 +100,47 @@ def arm_summary(runs: dict, baseline_arm: str | None = None) -> list[dict]:
     return out
 
 
+def situation_summary(runs: dict, samples: dict, data: dict, baseline_arm: str | None = None) -> dict:
+    """Per arm: how many test prompts of each situation, held-out accuracy per situation and iteration pooled over the
+    arm's seeds (iteration 0 = the warm start), the situation shares of the data each iteration trained on (D_K), and
+    per situation the prompts flipped right / wrong against the warm start and against `baseline_arm`'s same seed and
+    iteration (pooled over seeds)."""
+    out = {}
+    arms = sorted({r.parent for r in runs}, key=str)
+    for arm in arms:
+        seeds = sorted(r for r in runs if r.parent == arm)
+        Ks = sorted({K for r in seeds for K in runs[r]})
+        pooled = lambda K: ([s for r in seeds if K in runs[r] for s in samples[r]], [h for r in seeds if K in runs[r] for h in runs[r][K]])
+        d = {"n": dict(sorted(Counter(s.meta.get("situation", "?") for r in seeds for s in samples[r]).items())),
+             "accuracy": {f"it{K}": per_situation(*pooled(K)) for K in Ks}, "data": {}, "flips": {}}
+        base = next((a for a in arms if a != arm and a.name == baseline_arm and a.parent == arm.parent), None)
+        for K in Ks[1:]:
+            c = Counter(sit for r in seeds for sit in data.get(r, {}).get(K, []))
+            if c: d["data"][f"it{K}"] = {k: round(v / sum(c.values()), 3) for k, v in sorted(c.items())}
+            refs = {"warm start": lambda r: runs[r].get(0)}
+            if base: refs[base.name] = lambda r: runs.get(base/r.name, {}).get(K)
+            for name, ref in refs.items():
+                ud = defaultdict(lambda: [0, 0])
+                for r in seeds:
+                    if K not in runs[r] or ref(r) is None: continue
+                    for s, a_, b in zip(samples[r], ref(r), runs[r][K]):
+                        u, dn = paired_flips([a_], [b]); ud[s.meta.get("situation", "?")][0] += u; ud[s.meta.get("situation", "?")][1] += dn
+                if ud: d["flips"].setdefault(f"it{K}", {})[name] = dict(sorted(ud.items()))
+        out[str(arm)] = d
+    return out
+
+
+def print_situations(sit: dict):
+    "The situation table: pooled held-out accuracy (%) per iteration, and each situation's share of D_K."
+    for arm, d in sit.items():
+        its = list(d["accuracy"])
+        print(f"SITUATIONS {arm} (pooled over seeds; held-out accuracy % per iteration | share of the training data D_K %)")
+        print(f"  {'situation':16s} {'n':>5s}  " + " ".join(f"{k:>6s}" for k in its) + "  |  " + " ".join(f"{'D' + k[2:]:>5s}" for k in d["data"]))
+        for sit, n in d["n"].items():
+            print(f"  {sit:16s} {n:5d}  " + " ".join(f"{100 * d['accuracy'][k].get(sit, float('nan')):6.1f}" for k in its)
+                  + "  |  " + " ".join(f"{100 * d['data'][k].get(sit, 0):5.0f}" for k in d["data"]), flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="*", type=Path, help="run folders (default: results/reproduce, what make reproduce writes)")
@@ -108,6 +150,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--baseline-arm", default=None, help="also compare each arm with this arm's same seed (static, full)")
     p.add_argument("--summary", default=None, help="write the per-run accuracies and arm comparisons here (JSON)")
+    p.add_argument("--by-situation", action="store_true",
+                   help="also per situation: pooled held-out accuracy per iteration, and the situation shares of each D_K")
     a = p.parse_args(argv)
     a.runs = a.runs or [r for r in [Path("results/reproduce")] if (r/"config.json").exists()]
     if not a.runs: print("heldout_large: no run folder given and no results/reproduce (run make reproduce first)"); return 0
@@ -117,7 +161,7 @@ def main(argv=None):
         for r in read_jsonl(a.out, "heldout_large result", lambda r: {**r, "hits": [float(c == "1") for c in r["hits"]]}):
             cache[r.pop("key")] = r
     if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    runs = {}                                       # run folder -> {iteration: hits}
+    runs, tests, data = {}, {}, {}                  # run folder -> {iteration: hits}; its fresh prompts; D_K's situations
     for run in a.runs:
         if not (run/"config.json").exists(): print(f"skip {run}: no config.json"); continue
         cfg = run_config(run)
@@ -126,6 +170,10 @@ def main(argv=None):
                                                  if (d/"checkpoint"/"model.safetensors").exists())
         if not (models[0][1]/"model.safetensors").exists(): print(f"skip {run}: its warm start {models[0][1]} is gone"); continue
         res = runs[run] = {K: evaluate_hits(m, cfg, samples, cache, a.out)["hits"] for K, m in models}
+        tests[run] = samples
+        if a.by_situation:
+            data[run] = {K: [s.meta.get("situation", "?") for s in read_samples(run/f"iter_{K}"/"data.jsonl")]
+                         for K, _ in models[1:] if (run/f"iter_{K}"/"data.jsonl").exists()}
         line = [f"{run}: n={len(samples)} warm {acc(res[0]):.2f}%"]
         for K in sorted(res)[1:]:
             up, down = paired_flips(res[0], res[K])
@@ -136,9 +184,12 @@ def main(argv=None):
         ci = f"[{r['lo']:+.2f}, {r['hi']:+.2f}]" if r["lo"] is not None else "(one seed)"
         print(f"ARM {r['arm']} it{r['iteration']} vs {r['vs']}: seeds={r['seeds']} {r['mean']:+.2f} points {ci}  "
               f"pooled +{r['up']}/-{r['down']} p={r['p']:.3g}", flush=True)
+    sit = situation_summary(runs, tests, data, a.baseline_arm) if a.by_situation else None
+    if sit: print_situations(sit)
     if a.summary:
         atomic_write_json(a.summary, {"n": a.n, "skip": a.skip, "runs": {str(k): {f"it{K}": round(acc(h), 3) for K, h in v.items()}
-                                                                      for k, v in runs.items()}, "arms": summary})
+                                                                      for k, v in runs.items()}, "arms": summary,
+                                      **({"situations": sit} if sit else {})})
     return 0
 
 

@@ -35,6 +35,29 @@ def test_arm_summary_pairs_by_seed_and_prompt():
     assert (r["mean"], r["up"], r["down"]) == (-12.5, 0, 1)
 
 
+def test_situation_summary_pools_seeds_per_situation():
+    from heldout_large import situation_summary
+    from looptool_nb.core import Sample
+    mk = lambda sits: [Sample(id=f"p{i}", messages=[{"role": "user", "content": "x"}], tools=[], output="y",
+                              meta={"situation": t}) for i, t in enumerate(sits)]
+    P = Path("exp")/"loop"
+    runs = {P/"seed_0": {0: [1., 0., 0.], 1: [1., 1., 0.]}, P/"seed_1": {0: [0., 0., 1.], 1: [0., 1., 1.]}}
+    tests = {P/"seed_0": mk(["single", "parallel", "parallel"]), P/"seed_1": mk(["single", "single", "parallel"])}
+    data = {P/"seed_0": {1: ["single", "parallel", "parallel"]}, P/"seed_1": {1: ["parallel"]}}
+    d = situation_summary(runs, tests, data)[str(P)]
+    assert d["n"] == {"parallel": 3, "single": 3}
+    assert d["accuracy"]["it0"] == {"parallel": round(1/3, 3), "single": round(1/3, 3)}   # pooled over both seeds
+    assert d["accuracy"]["it1"] == {"parallel": round(2/3, 3), "single": round(2/3, 3)}
+    assert d["data"] == {"it1": {"parallel": 0.75, "single": 0.25}}                       # D_1 of both seeds together
+    assert d["flips"] == {"it1": {"warm start": {"parallel": [1, 0], "single": [1, 0]}}}  # right now / wrong now
+    S = Path("exp")/"static"                                    # against a baseline arm: same seed, same iteration
+    runs |= {S/"seed_0": {0: [1., 0., 0.], 1: [0., 0., 0.]}, S/"seed_1": {0: [0., 0., 1.], 1: [0., 1., 1.]}}
+    tests |= {S/"seed_0": tests[P/"seed_0"], S/"seed_1": tests[P/"seed_1"]}
+    d = situation_summary(runs, tests, data, baseline_arm="static")
+    assert d[str(P)]["flips"]["it1"]["static"] == {"parallel": [1, 0], "single": [1, 0]}
+    assert "static" not in d[str(S)]["flips"]["it1"]                                     # no arm against itself
+
+
 def test_situation_mix_gives_the_share_asked():
     from grpo_curve import situation_mix
     from looptool_nb.core import Sample
