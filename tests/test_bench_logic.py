@@ -68,3 +68,10 @@ def test_situation_mix_gives_the_share_asked():
     assert situation_mix(train, "irrelevance=0.25") == mix                       # seeded
     import pytest
     with pytest.raises(SystemExit, match="no training sample"): situation_mix(train, "parallel=0.5")
+
+
+def test_sampling_room_from_success_rates():
+    from sampling_room import room
+    r = room([0.0, 1.0, 0.5, 0.25], group=2)
+    assert r["sampled"] == 0.438 and r["pass_at_k"] == 0.75
+    assert r["zero_variance_group"] == round((1 + 1 + 0.5 + 0.625) / 4, 3)   # p^2 + (1-p)^2 per prompt
