@@ -104,6 +104,7 @@ def take_families(seeds: list[Sample], edde: list[Sample], room: int, rng: rando
 def compose(cfg: Config, t: int, seed: list[Sample], pool: dict, p: dict | None = None) -> tuple[list[Sample], dict]:
     "D_t from the parts `p` of iteration t−1 (None for t = 1 or the static ablation) and the fresh pool; (samples, counts)."
     if cfg.budget < 1: raise ConfigError(f"budget must be >= 1, got {cfg.budget}")
+    if not 0 <= cfg.hppl_share <= 1: raise ConfigError(f"hppl_share must be between 0 and 1, got {cfg.hppl_share}")
     rng = random.Random(f"{cfg.seed}:compose:{t}")
     by_id = {s.id: s for s in seed}
     F = min(fresh_quota(cfg, t), cfg.budget)
@@ -111,7 +112,8 @@ def compose(cfg: Config, t: int, seed: list[Sample], pool: dict, p: dict | None 
     es = ee = hp = rep = []
     if not static:
         room = cfg.budget - F
-        es, ee_all = take_families(p["error_seed"], p["edde"], room, rng)
+        keep = min(room, round(cfg.budget * cfg.hppl_share))   # slots error families may not take (hppl_share)
+        es, ee_all = take_families(p["error_seed"], p["edde"], room - keep, rng)
         if cfg.ablation == "seed_repeat":                # each EDDE sample replaced by a copy of its error seed
             n_copies = Counter()
             for e in ee_all: n_copies[e.meta.get("parent")] += 1

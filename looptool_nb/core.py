@@ -325,6 +325,7 @@ class Config:
     edde_error_rate: float = -1.0   # simulated EDDE writer: label noise left after verification (-1 = teacher_error_rate)
     budget: int = 18304
     fresh_seed_share: float = 0.3076923   # fresh seed share of D_2 (Table 3: 5632/18304 = 4/13); halves each later round, D_1 all fresh
+    hppl_share: float = 0.0   # budget share kept for high-PPL samples before error families fill the room (0: they get what is left; Table 3: 22-27%)
     ablation: Ablation = "full"
     iterations: int = 4
     # -- evaluation
