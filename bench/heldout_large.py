@@ -148,6 +148,7 @@ def main(argv=None):
     p.add_argument("--skip", type=int, default=400, help="leave out the first prompts of the test split (the runs' own)")
     p.add_argument("--out", default="results/calibration/heldout_large/models.jsonl", help="cache of per-model results (JSONL)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--iterations", type=int, nargs="+", default=None, help="only these iterations' checkpoints (the warm start always)")
     p.add_argument("--baseline-arm", default=None, help="also compare each arm with this arm's same seed (static, full)")
     p.add_argument("--summary", default=None, help="write the per-run accuracies and arm comparisons here (JSON)")
     p.add_argument("--by-situation", action="store_true",
@@ -167,7 +168,8 @@ def main(argv=None):
         cfg = run_config(run)
         samples = large_test(cfg, run, a.n, a.skip)
         models = [(0, resolve_model_dir(run/"warmstart"))] + sorted((int(d.name.split("_")[1]), d/"checkpoint") for d in run.glob("iter_*")
-                                                 if (d/"checkpoint"/"model.safetensors").exists())
+                                                 if (d/"checkpoint"/"model.safetensors").exists()
+                                                 and (a.iterations is None or int(d.name.split("_")[1]) in a.iterations))
         if not (models[0][1]/"model.safetensors").exists(): print(f"skip {run}: its warm start {models[0][1]} is gone"); continue
         res = runs[run] = {K: evaluate_hits(m, cfg, samples, cache, a.out)["hits"] for K, m in models}
         tests[run] = samples
