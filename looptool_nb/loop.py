@@ -6,7 +6,7 @@ hidden truth."""
 
 # %% ../nbs/10_loop.ipynb #701d2fa7
 from __future__ import annotations
-import argparse, ast, fcntl, hashlib, json, logging, os, re, shutil, sys, threading, time
+import argparse, ast, dataclasses, fcntl, hashlib, json, logging, os, re, shutil, sys, threading, time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +14,13 @@ from .core import (Config, ConfigError, DataError, load_config, config_hash, fin
                               atomic_write_json, atomic_write_text, read_samples, calls_match, paired_flips, mcnemar_p)
 
 # %% auto #0
-__all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'Stage', 'plan', 'stage_params', 'stage_outputs',
-           'RunError', 'run_identity', 'run_hash', 'check_run_dir', 'write_run_config', 'marker_path', 'notebook_path',
-           'read_marker', 'clear_stage', 'check_stage_notebook', 'stage_seed', 'stage_prelude', 'prepare_notebook',
-           'unbound_names', 'check_runnable', 'StageError', 'run_stage', 'Progress', 'label_noise', 'true_verdict',
-           'jglv_confusion', 'composition', 'probe_counts', 'heldout_accuracy', 'iteration_metrics', 'without_timings',
-           'heldout_vs_warm_start', 'summarize', 'summary_markdown', 'default_nbs_dir', 'prior_durations',
-           'is_finished', 'run_loop', 'run_main']
+__all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'IDENTITY_LATER_KEYS', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'Stage', 'plan',
+           'stage_params', 'stage_outputs', 'RunError', 'run_identity', 'run_hash', 'check_run_dir', 'write_run_config',
+           'marker_path', 'notebook_path', 'read_marker', 'clear_stage', 'check_stage_notebook', 'stage_seed',
+           'stage_prelude', 'prepare_notebook', 'unbound_names', 'check_runnable', 'StageError', 'run_stage',
+           'Progress', 'label_noise', 'true_verdict', 'jglv_confusion', 'composition', 'probe_counts',
+           'heldout_accuracy', 'iteration_metrics', 'without_timings', 'heldout_vs_warm_start', 'summarize',
+           'summary_markdown', 'default_nbs_dir', 'prior_durations', 'is_finished', 'run_loop', 'run_main']
 
 # %% ../nbs/10_loop.ipynb #88a05686
 @dataclass(frozen=True)
@@ -84,10 +84,14 @@ class RunError(ConfigError):
     "A run folder that cannot be used as asked, or a stage that failed (one line)."
 
 IDENTITY_EXCLUDES = ("iterations",)
+# Config keys added after run folders existed: left out of a run's identity while they hold their default, so that a
+# folder made before the key existed keeps its config_hash and can still be continued (add each new key here)
+IDENTITY_LATER_KEYS = ("hppl_share",)
 
 def run_identity(cfg: Config) -> dict:
-    "The settings that define a run folder: the whole config but `iterations`."
-    return {k: v for k, v in cfg.to_dict().items() if k not in IDENTITY_EXCLUDES}
+    "The settings that define a run folder: the whole config but `iterations` (and later keys at their default)."
+    later = {f.name: f.default for f in dataclasses.fields(Config) if f.name in IDENTITY_LATER_KEYS}
+    return {k: v for k, v in cfg.to_dict().items() if k not in IDENTITY_EXCLUDES and not (k in later and v == later[k])}
 
 def run_hash(cfg: Config) -> str:
     "The `config_hash` a run folder is stamped with."

@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from looptool_nb.loop import without_timings, plan, marker_path, read_marker
+from looptool_nb.core import config_hash
 
 TINY = ["n_apis=40", "n_dialogues=40", "n_test=10", "warmstart_steps=2", "budget=12", "max_steps_per_iteration=1",
         "grpo_batch_size=4", "edde_k=1"]
@@ -94,6 +95,18 @@ def test_real_finished_run_does_nothing(reference):
     r = looptool(ref, 1, cache)
     assert r.returncode == 0 and "nothing to do" in r.stdout, r.stdout + r.stderr
     assert before == {p: p.stat().st_mtime_ns for p in ref.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def test_real_run_made_before_a_later_config_key_still_continues(reference, tmp_path):
+    "A folder whose config.json predates a key added to Config since (IDENTITY_LATER_KEYS) keeps its identity."
+    ref, cache, _ = reference
+    run = tmp_path/"old"; shutil.copytree(ref, run)
+    cfg = json.loads((run/"config.json").read_text())
+    del cfg["hppl_share"]    # as stamped before the key existed: the hash of every setting it had but iterations
+    cfg["config_hash"] = config_hash({k: v for k, v in cfg.items() if k not in ("iterations", "config_hash", "overrides")})
+    (run/"config.json").write_text(json.dumps(cfg))
+    r = looptool(run, 1, cache)
+    assert r.returncode == 0 and "nothing to do" in r.stdout, r.stdout + r.stderr
 
 
 def test_real_run_dir_of_another_config_is_refused(reference):
