@@ -106,16 +106,17 @@ def situation_summary(runs: dict, samples: dict, data: dict, baseline_arm: str |
     per situation the prompts flipped right / wrong against the warm start and against `baseline_arm`'s same seed and
     iteration (pooled over seeds)."""
     out = {}
+    sit = lambda s: s.meta.get("situation", "?")
     arms = sorted({r.parent for r in runs}, key=str)
     for arm in arms:
         seeds = sorted(r for r in runs if r.parent == arm)
         Ks = sorted({K for r in seeds for K in runs[r]})
         pooled = lambda K: ([s for r in seeds if K in runs[r] for s in samples[r]], [h for r in seeds if K in runs[r] for h in runs[r][K]])
-        d = {"n": dict(sorted(Counter(s.meta.get("situation", "?") for r in seeds for s in samples[r]).items())),
+        d = {"n": dict(sorted(Counter(sit(s) for r in seeds for s in samples[r]).items())),
              "accuracy": {f"it{K}": per_situation(*pooled(K)) for K in Ks}, "data": {}, "flips": {}}
         base = next((a for a in arms if a != arm and a.name == baseline_arm and a.parent == arm.parent), None)
         for K in Ks[1:]:
-            c = Counter(sit for r in seeds for sit in data.get(r, {}).get(K, []))
+            c = Counter(x for r in seeds for x in data.get(r, {}).get(K, []))
             if c: d["data"][f"it{K}"] = {k: round(v / sum(c.values()), 3) for k, v in sorted(c.items())}
             refs = {"warm start": lambda r: runs[r].get(0)}
             if base: refs[base.name] = lambda r: runs.get(base/r.name, {}).get(K)
@@ -124,7 +125,8 @@ def situation_summary(runs: dict, samples: dict, data: dict, baseline_arm: str |
                 for r in seeds:
                     if K not in runs[r] or ref(r) is None: continue
                     for s, a_, b in zip(samples[r], ref(r), runs[r][K]):
-                        u, dn = paired_flips([a_], [b]); ud[s.meta.get("situation", "?")][0] += u; ud[s.meta.get("situation", "?")][1] += dn
+                        f = ud[sit(s)]                           # [right now, wrong now]; every situation listed
+                        if a_ != b: f[b < a_] += 1
                 if ud: d["flips"].setdefault(f"it{K}", {})[name] = dict(sorted(ud.items()))
         out[str(arm)] = d
     return out
@@ -167,9 +169,8 @@ def main(argv=None):
         if not (run/"config.json").exists(): print(f"skip {run}: no config.json"); continue
         cfg = run_config(run)
         samples = large_test(cfg, run, a.n, a.skip)
-        models = [(0, resolve_model_dir(run/"warmstart"))] + sorted((int(d.name.split("_")[1]), d/"checkpoint") for d in run.glob("iter_*")
-                                                 if (d/"checkpoint"/"model.safetensors").exists()
-                                                 and (a.iterations is None or int(d.name.split("_")[1]) in a.iterations))
+        its = sorted((int(d.name.split("_")[1]), d/"checkpoint") for d in run.glob("iter_*") if (d/"checkpoint"/"model.safetensors").exists())
+        models = [(0, resolve_model_dir(run/"warmstart"))] + [(K, m) for K, m in its if a.iterations is None or K in a.iterations]
         if not (models[0][1]/"model.safetensors").exists(): print(f"skip {run}: its warm start {models[0][1]} is gone"); continue
         res = runs[run] = {K: evaluate_hits(m, cfg, samples, cache, a.out)["hits"] for K, m in models}
         tests[run] = samples

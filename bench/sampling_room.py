@@ -48,9 +48,9 @@ def main(argv=None):
     by = defaultdict(list)
     for s in large_test(cfg, run, 4000, 400): by[s.meta.get("situation", "?")].append(s)
     rng = random.Random(0)
+    truth = lambda s: s.meta.get("truth") or s.output   # the simulated world's hidden truth
     for sit, ss in sorted(by.items()):
         ss = rng.sample(ss, min(a.n, len(ss)))
-        truth = lambda s: s.meta.get("truth") or s.output
         g = greedy_hits(model, tok, ss, cfg.max_completion_length)
         ps = [sum(tool_call_reward(o, truth(s)) for o in sampled_answers(model, tok, s, a.k, cfg.temperature, cfg.max_completion_length)) / a.k
               for s in ss]
