@@ -5,20 +5,20 @@ completion is scored, and how an experiment preset becomes a typed config."""
 
 # %% ../nbs/00_core.ipynb #0d0f2703
 from __future__ import annotations
-import configparser, dataclasses, json, math, os, random, re, tempfile, typing
+import configparser, dataclasses, json, math, os, random, re, tempfile, time, typing
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 # %% auto #0
-__all__ = ['TOOL_CALL_OPEN', 'TOOL_CALL_CLOSE', 'SYSTEM_PROMPT', 'Backend', 'Ablation', 'make_tool', 'make_call', 'render_calls',
-           'render_tool_response', 'ParseError', 'strip_think', 'has_tool_call_tag', 'parse_tool_calls', 'freeze',
-           'calls_equal', 'tool_call_reward', 'calls_match', 'json_type_ok', 'validate_call', 'tools_block',
+__all__ = ['TOOL_CALL_OPEN', 'TOOL_CALL_CLOSE', 'SYSTEM_PROMPT', 'Backend', 'Ablation', 'PROGRESS_ENV', 'make_tool', 'make_call',
+           'render_calls', 'render_tool_response', 'ParseError', 'strip_think', 'has_tool_call_tag', 'parse_tool_calls',
+           'freeze', 'calls_equal', 'tool_call_reward', 'calls_match', 'json_type_ok', 'validate_call', 'tools_block',
            'build_instruction', 'Sample', 'chatml', 'sample_to_row', 'row_to_sample', 'DataError', 'atomic_write_text',
            'atomic_write_json', 'write_samples', 'read_jsonl', 'read_samples', 'samples_to_dataset',
            'dataset_to_samples', 'ConfigError', 'Config', 'find_settings', 'presets', 'load_config', 'set_seed',
-           'config_hash', 'paired_flips', 'mcnemar_p']
+           'config_hash', 'paired_flips', 'mcnemar_p', 'report_progress', 'read_progress', 'trainer_progress']
 
 # %% ../nbs/00_core.ipynb #560d3d4d
 def make_tool(name: str, description: str, properties: dict | None = None, required: list | None = None) -> dict:
@@ -412,3 +412,25 @@ def mcnemar_p(up: int, down: int) -> float:
     n, k = up + down, min(up, down)
     if n == 0: return 1.0
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+
+# %% ../nbs/00_core.ipynb #eb941e90
+PROGRESS_ENV = "LOOPTOOL_PROGRESS"  # set by `looptool run` for each stage's kernel: the file its long loops report into
+
+def report_progress(done: int, total: int, what: str):
+    "Record that the running stage has done `done` of `total` `what`, for the run's terminal line; nothing outside a run."
+    path = os.environ.get(PROGRESS_ENV)
+    if path: atomic_write_json(path, {"done": int(done), "total": int(total), "what": what, "time": time.time()})
+
+def read_progress(path, since: float = 0.0) -> dict | None:
+    "The counter (`what`, `done`, `total`, `time`) in a progress file written at or after `since`; None when absent, older or unreadable."
+    try: p = json.loads(Path(path).read_text())
+    except (OSError, ValueError): return None
+    ok = isinstance(p, dict) and all(isinstance(p.get(k), t) for k, t in (("what", str), ("done", int), ("total", int), ("time", (int, float))))
+    return p if ok and p["time"] >= since else None
+
+def trainer_progress(what: str = "step"):
+    "A transformers `TrainerCallback` reporting each optimizer step (`global_step` of `max_steps`) through `report_progress`."
+    from transformers import TrainerCallback
+    class ReportSteps(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw): report_progress(state.global_step, state.max_steps, what)
+    return ReportSteps()

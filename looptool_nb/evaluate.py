@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .core import (ConfigError, DataError, ParseError, Sample, atomic_write_json, build_instruction,
+from .core import (ConfigError, DataError, ParseError, report_progress, Sample, atomic_write_json, build_instruction,
                               load_config, parse_tool_calls, read_samples, render_calls, strip_think, tool_call_reward)
 
 # %% auto #0
@@ -45,7 +45,7 @@ def _batched(predict: Predictor, prompts: list, keys: list, chunk: int = 64, des
             got = predict([prompts[i] for i in idx], [keys[i] for i in idx])
             if len(got) != len(idx): raise RuntimeError(f"predictor returned {len(got)} outputs for {len(idx)} prompts")
             for i, o in zip(idx, got): out[i] = o
-            bar.update(len(idx))
+            bar.update(len(idx)); report_progress(bar.n, len(prompts), f"{desc or 'prompts'} evaluated")
     return out
 
 # %% ../nbs/09_evaluate.ipynb #1ea5cb62

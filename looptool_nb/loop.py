@@ -11,14 +11,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import (Config, ConfigError, DataError, load_config, config_hash, find_settings, set_seed,
-                              atomic_write_json, atomic_write_text, read_samples, calls_match, paired_flips, mcnemar_p)
+                              atomic_write_json, atomic_write_text, read_samples, calls_match, paired_flips, mcnemar_p,
+                              PROGRESS_ENV, read_progress)
 
 # %% auto #0
 __all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'IDENTITY_LATER_KEYS', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'Stage', 'plan',
            'stage_params', 'stage_outputs', 'RunError', 'run_identity', 'run_hash', 'check_run_dir', 'write_run_config',
            'marker_path', 'notebook_path', 'read_marker', 'clear_stage', 'check_stage_notebook', 'stage_seed',
-           'stage_prelude', 'prepare_notebook', 'unbound_names', 'check_runnable', 'StageError', 'run_stage',
-           'Progress', 'label_noise', 'true_verdict', 'jglv_confusion', 'composition', 'probe_counts',
+           'stage_prelude', 'prepare_notebook', 'unbound_names', 'check_runnable', 'StageError', 'progress_path',
+           'run_stage', 'Progress', 'label_noise', 'true_verdict', 'jglv_confusion', 'composition', 'probe_counts',
            'heldout_accuracy', 'iteration_metrics', 'without_timings', 'heldout_vs_warm_start', 'summarize',
            'summary_markdown', 'default_nbs_dir', 'prior_durations', 'is_finished', 'run_loop', 'run_main']
 
@@ -369,6 +370,10 @@ class StageError(RunError):
     "A stage notebook that raised (the message names the stage, the error and the kept notebook)."
 
 # %% ../nbs/10_loop.ipynb #3bac42d5
+def progress_path(run_dir) -> Path:
+    "The file a running stage's kernel reports its counter into (`report_progress`), read by the run's heartbeat."
+    return Path(run_dir).resolve()/".progress.json"
+
 def run_stage(run_dir, K: int, stage: Stage, preset: str, sets: list[str], expect_hash: str,
               nbs_dir, full: bool = False, verbose: bool = False) -> dict:
     "Run `stage` at iteration `K` with papermill; write its marker when it succeeds; return the marker."
@@ -383,6 +388,7 @@ def run_stage(run_dir, K: int, stage: Stage, preset: str, sets: list[str], expec
     partial = out.with_name(f".{stage.name}.partial.ipynb")
     for k, v in KERNEL_ENV.items(): os.environ.setdefault(k, v)
     os.environ["LOOPTOOL_SETTINGS"] = str(find_settings().resolve())
+    os.environ[PROGRESS_ENV] = str(progress_path(run_dir))
     t0, started, ru0 = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S"), _child_cpu()
     if not verbose: logging.getLogger("papermill").setLevel(logging.ERROR)  # its parameter-parsing chatter
     try:
@@ -415,25 +421,31 @@ class Progress:
         self.durations = defaultdict(list, {k: list(v) for k, v in (durations or {}).items()})
         self.t0 = time.time(); self._stop = None
 
-    def eta(self, remaining: list[tuple[int, Stage]], running_for: float = 0.0) -> float | None:
-        "Seconds left for `remaining` steps (the first of which has been running for `running_for`)."
+    def eta(self, remaining: list[tuple[int, Stage]], running_for: float = 0.0, stage_left: float = 0.0) -> float | None:
+        "Seconds left for `remaining` steps (the first has run `running_for` s; its own counter says at least `stage_left` s more)."
         seen = [d for v in self.durations.values() for d in v]
-        if not seen: return None
-        est = lambda s: (sum(self.durations[s.name])/len(self.durations[s.name])) if self.durations[s.name] else sum(seen)/len(seen)
         if not remaining: return 0.0
-        return max(est(remaining[0][1]) - running_for, 0.0) + sum(est(s) for _, s in remaining[1:])
+        if not seen: return stage_left if len(remaining) == 1 and stage_left else None
+        est = lambda s: (sum(self.durations[s.name])/len(self.durations[s.name])) if self.durations[s.name] else sum(seen)/len(seen)
+        return max(est(remaining[0][1]) - running_for, stage_left, 0.0) + sum(est(s) for _, s in remaining[1:])
 
-    def line(self, i: int, K: int, stage: Stage, what: str, running_for: float = 0.0, finished: bool = False):
+    def line(self, i: int, K: int, stage: Stage, what: str, running_for: float = 0.0, finished: bool = False, stage_left: float = 0.0):
         remaining = self.steps[i + 1:] if finished else self.steps[i:]
         msg = (f"[{time.strftime('%H:%M:%S')}] iteration {K}/{self.n} {stage.name:<12} step {i + 1}/{len(self.steps)} {what} | "
-               f"elapsed {_fmt(time.time() - self.t0)} | ETA {_fmt(self.eta(remaining, running_for))}")
+               f"elapsed {_fmt(time.time() - self.t0)} | ETA {_fmt(self.eta(remaining, running_for, stage_left))}")
         print(msg, file=self.out, flush=True)
 
-    def start(self, i, K, stage):
+    def start(self, i, K, stage, progress_file=None):
+        "The stage's start line, then a heartbeat every `every` s, with the counter its kernel reports into `progress_file`."
         self.line(i, K, stage, "started")
         self._stop, t0 = threading.Event(), time.time()
         def beat():
-            while not self._stop.wait(self.every): self.line(i, K, stage, f"running {_fmt(time.time() - t0)}", time.time() - t0)
+            while not self._stop.wait(self.every):
+                ran, p = time.time() - t0, read_progress(progress_file, since=t0) if progress_file else None
+                counter = f" ({p['what']} {p['done']}/{p['total']})" if p else ""
+                # the counter can only lengthen the ETA: the loop it counts may be one part of the stage
+                left = ran * (p["total"] - p["done"]) / p["done"] if p and 0 < p["done"] <= p["total"] else 0.0
+                self.line(i, K, stage, f"running {_fmt(ran)}{counter}", ran, stage_left=left)
         threading.Thread(target=beat, daemon=True).start()
 
     def done(self, i, K, stage, seconds: float):
@@ -740,7 +752,7 @@ def run_loop(preset: str = "cpu-tiny", sets: list[str] = (), run_dir=None, itera
         try:
             for i, (K, s) in enumerate(steps):
                 if read_marker(run, K, s): continue
-                prog.start(i, K, s)
+                prog.start(i, K, s, progress_file=progress_path(run))
                 rec = run_stage(run, K, s, preset, sets, run_hash(cfg), nbs, full=full_notebooks, verbose=verbose)
                 prog.done(i, K, s, rec["seconds"])
                 if i + 1 == len(steps) or steps[i + 1][0] != K:  # an iteration is complete: measure it

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, json, math, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, read_jsonl, Sample, atomic_write_json, atomic_write_text,
+from .core import (Config, ConfigError, DataError, read_jsonl, report_progress, Sample, atomic_write_json, atomic_write_text,
                               calls_match, has_tool_call_tag, load_config, read_samples)
 
 # %% auto #0
@@ -263,7 +263,8 @@ def probe_stage(cfg: Config, model_dir, data_path, out_path, limit: int = 0, pro
     t0 = time.perf_counter()
     with cpu_threads(model):
         decs = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=cfg.probe_batch_size,
-                             max_new_tokens=cfg.max_completion_length, max_prompt_tokens=cfg.max_prompt_length, progress=progress)
+                             max_new_tokens=cfg.max_completion_length, max_prompt_tokens=cfg.max_prompt_length,
+                             progress=progress or (lambda done, total: report_progress(done, total, "samples probed")))
     secs = time.perf_counter() - t0
     rows = [probe_row(s, d) for s, d in zip(samples, decs)]
     write_rows(out_path, rows)

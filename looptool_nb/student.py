@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib, hashlib, importlib.util, json, os, re, shutil, sys, tempfile, time
 from pathlib import Path
 import torch
-from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, build_instruction,
+from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, trainer_progress, build_instruction,
                               config_hash, make_call, make_tool, read_samples, render_calls, set_seed)
 
 # %% auto #0
@@ -263,7 +263,7 @@ def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | No
     compact_lm_head_scoring()
     t0, c0 = time.time(), time.process_time()
     tr = SFTTrainer(model=model, args=sft_config(cfg, out_dir, steps), train_dataset=sft_dataset(samples), processing_class=tok,
-                    callbacks=callbacks)
+                    callbacks=[trainer_progress("SFT step"), *(callbacks or [])])
     tr.train()
     logs = [l for l in tr.state.log_history if "loss" in l]
     return {"steps": tr.state.global_step, "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, json, math, os, resource, sys, time
 import torch
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, calls_equal, has_tool_call_tag,
+from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, trainer_progress, calls_equal, has_tool_call_tag,
                               load_config, parse_tool_calls, ParseError, read_samples, set_seed, tool_call_reward)
 from .student import (TINY_LADDER, _on_cpu, _has_unsloth, load_student, resolve_model_dir, warm_start,
                                  warmstart_stage, convert_smollm2, compact_lm_head_scoring)
@@ -132,7 +132,7 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
     if len(ds) == 0: raise DataError(f"none of the {len(samples)} prompts fits max_prompt_length={cfg.max_prompt_length}")
     tb = SummaryWriter(str(out_dir/"tb"))
     tr = GRPOTrainer(model=model, reward_funcs=reward_funcs(cfg), args=grpo_config(cfg, out_dir/"trainer"), train_dataset=ds,
-                     processing_class=tok, peft_config=_peft_config(cfg), callbacks=[TensorBoardCallback(tb_writer=tb), *(callbacks or [])])
+                     processing_class=tok, peft_config=_peft_config(cfg), callbacks=[TensorBoardCallback(tb_writer=tb), trainer_progress("GRPO step"), *(callbacks or [])])
     t0, c0 = time.time(), time.process_time()
     tr.train()
     summary = {"prompts": len(ds), "dropped_too_long": dropped, "seconds": round(time.time() - t0, 1),

@@ -143,3 +143,17 @@ def test_real_run_from_scratch_killed_twice_matches_uninterrupted(tmp_path):
     r = looptool(tmp_path/"run", 2, cache)
     assert r.returncode == 0, f"kill seed {seed}: " + r.stdout[-3000:] + r.stderr[-3000:]
     assert kills >= 1 and measured(tmp_path/"run", 2) == measured(tmp_path/"ref", 2), f"kill seed {seed}"
+
+
+def test_long_stage_shows_its_step_counter_on_the_terminal(tmp_path):
+    "A warm start long enough for a few heartbeats: the run's terminal lines carry the SFT step counter its kernel reports."
+    sets = [s for s in TINY if not s.startswith("warmstart_steps=")] + ["warmstart_steps=20"]
+    c = cmd(tmp_path/"run", 0, sets); c[c.index("--progress-every") + 1] = "0.5"
+    r = subprocess.run(c, capture_output=True, text=True, cwd=ROOT, env=env(tmp_path/"cache"), timeout=1200)
+    assert r.returncode == 0, r.stderr[-2000:]
+    counted = [l for l in r.stdout.splitlines() if "03_student" in l and "(SFT step " in l]
+    assert counted, r.stdout[-3000:]
+    steps = [int(l.split("(SFT step ")[1].split("/")[0]) for l in counted]
+    assert all(l.split("(SFT step ")[1].startswith(f"{n}/20)") for l, n in zip(counted, steps))
+    assert steps == sorted(steps) and steps[-1] > steps[0], steps   # it moves, forward
+    assert not any("(SFT step" in l for l in r.stdout.splitlines() if "09_evaluate" in l)   # a stage never shows an older counter
