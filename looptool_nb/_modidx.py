@@ -509,6 +509,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'looptool_nb.student.convert_smollm2': ('student.html#convert_smollm2', 'looptool_nb/student.py'),
                                      'looptool_nb.student.data_fingerprint': ('student.html#data_fingerprint', 'looptool_nb/student.py'),
                                      'looptool_nb.student.fits': ('student.html#fits', 'looptool_nb/student.py'),
+                                     'looptool_nb.student.last_checkpoint': ('student.html#last_checkpoint', 'looptool_nb/student.py'),
                                      'looptool_nb.student.load_student': ('student.html#load_student', 'looptool_nb/student.py'),
                                      'looptool_nb.student.n_params': ('student.html#n_params', 'looptool_nb/student.py'),
                                      'looptool_nb.student.resolve_model_dir': ('student.html#resolve_model_dir', 'looptool_nb/student.py'),

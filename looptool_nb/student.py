@@ -12,10 +12,11 @@ from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, tr
                               config_hash, make_call, make_tool, read_samples, render_calls, set_seed)
 
 # %% auto #0
-__all__ = ['SPECIAL_TOKENS', 'TAG_TOKENS', 'PIECES', 'TINY_LADDER', 'SMOLLM2_GGUF', 'WARMSTART_KEYS', 'cache_dir', 'toy_samples',
-           'chat_template', 'sample_texts', 'train_tokenizer', 'tiny_config', 'build_tiny', 'n_params', 'smollm2_gguf',
-           'convert_smollm2', 'resolve_model_dir', 'load_student', 'data_fingerprint', 'warmstart_key', 'sft_dataset',
-           'sft_config', 'compact_lm_head_scoring', 'fits', 'sft', 'warm_start', 'warmstart_stage']
+__all__ = ['SPECIAL_TOKENS', 'TAG_TOKENS', 'PIECES', 'TINY_LADDER', 'SMOLLM2_GGUF', 'WARMSTART_KEYS',
+           'WARMSTART_CHECKPOINT_EVERY', 'cache_dir', 'toy_samples', 'chat_template', 'sample_texts', 'train_tokenizer',
+           'tiny_config', 'build_tiny', 'n_params', 'smollm2_gguf', 'convert_smollm2', 'resolve_model_dir',
+           'load_student', 'data_fingerprint', 'warmstart_key', 'sft_dataset', 'sft_config', 'compact_lm_head_scoring',
+           'fits', 'last_checkpoint', 'sft', 'warm_start', 'warmstart_stage']
 
 # %% ../nbs/03_student.ipynb #b542eeaa
 def cache_dir(*parts: str) -> Path:
@@ -232,8 +233,8 @@ def sft_dataset(samples: list[Sample]):
     return datasets.Dataset.from_list([{"messages": [{"role": m["role"], "content": m["content"]} for m in s.train_messages()]}
                                        for s in samples])
 
-def sft_config(cfg: Config, out_dir, steps: int | None = None):
-    "The `SFTConfig` of a warm start from `cfg`."
+def sft_config(cfg: Config, out_dir, steps: int | None = None, checkpoint_every: int = 0):
+    "The `SFTConfig` of a warm start from `cfg` (saving a resumable checkpoint every `checkpoint_every` steps when > 0)."
     from trl import SFTConfig
     steps = cfg.warmstart_steps if steps is None else steps
     decay = max(1, int(round(steps * cfg.warmstart_decay)))
@@ -241,7 +242,9 @@ def sft_config(cfg: Config, out_dir, steps: int | None = None):
                      learning_rate=cfg.warmstart_lr, lr_scheduler_type="warmup_stable_decay", warmup_steps=min(10, steps // 10),
                      lr_scheduler_kwargs={"num_decay_steps": decay, "decay_type": "linear"}, weight_decay=0.0,
                      assistant_only_loss=True, max_length=cfg.max_prompt_length + cfg.max_completion_length,
-                     packing=False, logging_steps=max(1, steps // 20), save_strategy="no", report_to="none",
+                     packing=False, logging_steps=max(1, steps // 20), report_to="none",
+                     **({"save_strategy": "steps", "save_steps": checkpoint_every, "save_total_limit": 1} if checkpoint_every > 0
+                        else {"save_strategy": "no"}),
                      seed=cfg.seed, data_seed=cfg.seed, use_cpu=_on_cpu(), bf16=False, fp16=False,
                      gradient_checkpointing=False, dataloader_num_workers=0, disable_tqdm=True)
 
@@ -257,20 +260,38 @@ def fits(samples: list[Sample], tok, max_len: int) -> list[Sample]:
     "The samples whose full conversation is at most `max_len` tokens."
     return [s for s in samples if len(tok.apply_chat_template(s.train_messages(), tokenize=True, return_dict=False)) <= max_len]
 
-def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | None = None, callbacks=None) -> dict:
-    "Fine-tune `model` on `samples` with assistant-only loss; returns the trainer's log history and timing."
+def last_checkpoint(out_dir) -> Path | None:
+    "The newest complete trainer checkpoint in `out_dir` (one whose `spent.json` was written after it); partial ones are removed."
+    ckpts = sorted(Path(out_dir).glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    for p in [p for p in ckpts if not (p/"spent.json").exists()]: shutil.rmtree(p, ignore_errors=True)  # killed while saving
+    done = [p for p in ckpts if (p/"spent.json").exists()]
+    return done[-1] if done else None
+
+def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | None = None, callbacks=None,
+        checkpoint_every: int = 0) -> dict:
+    "Fine-tune `model` on `samples` with assistant-only loss; returns the trainer's log history and timing. With `checkpoint_every`, continues from the last checkpoint in `out_dir`."
     from trl import SFTTrainer
+    from transformers import TrainerCallback
     compact_lm_head_scoring()
-    t0, c0 = time.time(), time.process_time()
-    tr = SFTTrainer(model=model, args=sft_config(cfg, out_dir, steps), train_dataset=sft_dataset(samples), processing_class=tok,
-                    callbacks=[trainer_progress("SFT step"), *(callbacks or [])])
-    tr.train()
+    out_dir = Path(out_dir)
+    last = last_checkpoint(out_dir) if checkpoint_every > 0 else None
+    spent = json.loads((last/"spent.json").read_text()) if last else {"seconds": 0.0, "cpu_seconds": 0.0}
+    t0, c0 = time.time() - spent["seconds"], time.process_time() - spent["cpu_seconds"]
+    class KeepSpent(TrainerCallback):  # the time spent so far, in each checkpoint: a resumed warm start reports its whole cost
+        def on_save(self, args, state, control, **kw):
+            atomic_write_json(out_dir/f"checkpoint-{state.global_step}"/"spent.json",
+                              {"seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0})
+    tr = SFTTrainer(model=model, args=sft_config(cfg, out_dir, steps, checkpoint_every), train_dataset=sft_dataset(samples),
+                    processing_class=tok, callbacks=[trainer_progress("SFT step"), KeepSpent(), *(callbacks or [])])
+    tr.train(resume_from_checkpoint=str(last) if last else None)
     logs = [l for l in tr.state.log_history if "loss" in l]
     return {"steps": tr.state.global_step, "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1),
-            "threads": torch.get_num_threads(), "samples": len(samples),
+            "threads": torch.get_num_threads(), "samples": len(samples), "resumed_from_step": int(last.name.rsplit("-", 1)[1]) if last else None,
             "loss_first": logs[0]["loss"] if logs else None, "loss_last": logs[-1]["loss"] if logs else None, "log": logs}
 
 # %% ../nbs/03_student.ipynb #e25b62c2
+WARMSTART_CHECKPOINT_EVERY = 100  # SFT steps between resumable checkpoints of a warm start (a 16M student: ~15 CPU-minutes)
+
 def warm_start(cfg: Config, samples: list[Sample], force: bool = False, callbacks=None) -> Path:
     "The folder of the warm-started student for `cfg` and `samples` (trained once, then read from the cache)."
     tiny = cfg.student in TINY_LADDER
@@ -280,20 +301,25 @@ def warm_start(cfg: Config, samples: list[Sample], force: bool = False, callback
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(cfg.student)).name).strip("-") or "student"
     dst = cache_dir("warmstart", f"{name}-{warmstart_key(cfg, samples)}")
     if (dst/"config.json").exists() and not force: return dst
-    if force and dst.exists(): shutil.rmtree(dst)
+    # outside the temp folder (removed when a build dies): a killed warm start continues from its last checkpoint
+    resume = dst.parent/f".resume-{dst.name}"
+    if force:
+        for d in (dst, resume): shutil.rmtree(d, ignore_errors=True)
     def write(tmp):
         set_seed(cfg.seed)
         model, tok = (load_student(cfg.student, cfg, corpus=sample_texts(samples), vocab_size=cfg.tokenizer_vocab) if tiny
                       else load_student(cfg.student, cfg))
         data = fits(samples, tok, cfg.max_prompt_length + cfg.max_completion_length)
         if not data: raise DataError("no training sample fits max_prompt_length + max_completion_length")
-        info = sft(model, tok, data, cfg, tmp/"trainer", callbacks=callbacks) if cfg.warmstart_steps > 0 else {"steps": 0, "samples": len(data)}
-        shutil.rmtree(tmp/"trainer", ignore_errors=True)
+        info = (sft(model, tok, data, cfg, resume, callbacks=callbacks, checkpoint_every=WARMSTART_CHECKPOINT_EVERY)
+                if cfg.warmstart_steps > 0 else {"steps": 0, "samples": len(data)})
         model.save_pretrained(tmp); tok.save_pretrained(tmp)
         atomic_write_json(tmp/"warmstart.json", {"key": dst.name, "params": n_params(model), "dropped_too_long": len(samples) - len(data),
                                                  **{k: v for k, v in info.items() if k != "log"}, "log": info.get("log", []),
                                                  "config": {k: cfg.to_dict()[k] for k in WARMSTART_KEYS}})
-    return _atomic_dir(dst, write)
+    out = _atomic_dir(dst, write)
+    shutil.rmtree(resume, ignore_errors=True)
+    return out
 
 # %% ../nbs/03_student.ipynb #47b09ed2
 def warmstart_stage(cfg: Config, data_path, out_dir) -> dict:

@@ -71,6 +71,34 @@ def test_warm_start_is_cached_by_config_and_data(cache, tmp_path):
     assert type(model).__name__ == "Qwen3ForCausalLM" and len(tok) == model.config.vocab_size
 
 
+def test_killed_warm_start_continues_from_its_last_checkpoint(cache, tmp_path, monkeypatch):
+    "A warm start stopped between checkpoints resumes from the last one and ends with the weights of an uninterrupted one."
+    import looptool_nb.student as st
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+    monkeypatch.setattr(st, "WARMSTART_CHECKPOINT_EVERY", 2)
+    cfg = Config(student="tiny-1m", warmstart_steps=6, warmstart_batch_size=2, tokenizer_vocab=300)
+    data = toy_samples(8)
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 5: raise KeyboardInterrupt  # between the checkpoints of steps 4 and 6
+
+    with pytest.raises(KeyboardInterrupt): warm_start(cfg, data, callbacks=[Kill()])
+    (resume,) = (cache / "warmstart").glob(".resume-*")
+    assert sorted(p.name for p in resume.glob("checkpoint-*")) == ["checkpoint-4"]
+    (resume / "checkpoint-6").mkdir(); (resume / "checkpoint-6" / "model.safetensors").write_bytes(b"half")  # killed while saving
+    a = warm_start(cfg, data)
+    info = json.loads((a / "warmstart.json").read_text())
+    assert (info["steps"], info["resumed_from_step"]) == (6, 4) and not resume.exists()
+    assert info["seconds"] > 0 and len(info["log"]) == 6   # the whole log (one entry a step), not only the resumed part's
+    monkeypatch.setenv("LOOPTOOL_CACHE", str(tmp_path / "cache2"))  # the same warm start, never stopped
+    b = warm_start(cfg, data)
+    assert json.loads((b / "warmstart.json").read_text())["resumed_from_step"] is None
+    wa, wb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_warmstart_stage_writes_pointer(cache, tmp_path):
     from looptool_nb.core import write_samples
     write_samples(tmp_path / "train.jsonl", toy_samples(8))
