@@ -7,8 +7,9 @@ fresh-seed share halving every round."""
 from __future__ import annotations
 import argparse, json, random
 from collections import Counter
+from typing import Callable
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, calls_match, load_config,
+from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, calls_match, has_tool_call_tag, load_config,
                               read_samples, write_samples)
 from .probe import read_rows, iter_dir, stage_parser
 
@@ -36,16 +37,18 @@ def load_pool(pool_path, seed_ids: list[str], seed: int) -> dict:
     order = sorted(seed_ids); random.Random(f"{seed}:pool").shuffle(order)
     return {"order": order, "used": {}}
 
-def take_fresh(pool: dict, t: int, n: int, recycle: bool = False) -> list[str]:
-    "The next `n` unused ids for D_t (recorded in `pool['used'][t]`); with `recycle`, used ids come round again."
+def take_fresh(pool: dict, t: int, n: int, recycle: bool = False, first: tuple[int, Callable] | None = None) -> list[str]:
+    "The next `n` unused ids for D_t (recorded in `pool['used'][t]`); with `recycle`, used ids come round again; `first` = (m, want): before them, the next m unused ids that `want`."
     pool["used"] = {k: v for k, v in pool["used"].items() if int(k) < t}
     used = {i for v in pool["used"].values() for i in v}
     free = [i for i in pool["order"] if i not in used]
+    head = [i for i in free if first[1](i)][:first[0]] if first else []
+    free = [i for i in free if i not in set(head)]
     if recycle and len(free) < n:    # the static baseline trains on seed data again once it has seen all of it
         prior = [i for k in sorted(pool["used"], key=int) for i in pool["used"][k]]
         free += (prior or pool["order"]) * (1 + n // max(len(prior or pool["order"]), 1))
-    pool["used"][str(t)] = free[:n]
-    return free[:n]
+    pool["used"][str(t)] = head + free[:n]
+    return head + free[:n]
 
 # %% ../nbs/08_compose.ipynb #7f301c97
 ROLES = ("error_seed", "edde", "hppl", "seed_new")
@@ -104,15 +107,20 @@ def take_families(seeds: list[Sample], edde: list[Sample], room: int, rng: rando
 def compose(cfg: Config, t: int, seed: list[Sample], pool: dict, p: dict | None = None) -> tuple[list[Sample], dict]:
     "D_t from the parts `p` of iteration t−1 (None for t = 1 or the static ablation) and the fresh pool; (samples, counts)."
     if cfg.budget < 1: raise ConfigError(f"budget must be >= 1, got {cfg.budget}")
-    if not 0 <= cfg.hppl_share <= 1: raise ConfigError(f"hppl_share must be between 0 and 1, got {cfg.hppl_share}")
+    for k in ("hppl_share", "no_call_share"):
+        if not 0 <= getattr(cfg, k) <= 1: raise ConfigError(f"{k} must be between 0 and 1, got {getattr(cfg, k)}")
     rng = random.Random(f"{cfg.seed}:compose:{t}")
     by_id = {s.id: s for s in seed}
     F = min(fresh_quota(cfg, t), cfg.budget)
     static = cfg.ablation == "static" or t == 1 or p is None
     es = ee = hp = rep = []
+    no_call = lambda s: not has_tool_call_tag(s.output)
+    reserve = 0
     if not static:
         room = cfg.budget - F
         keep = min(room, round(cfg.budget * cfg.hppl_share))   # slots error families may not take (hppl_share)
+        keep_nc = min(room - keep, round(cfg.budget * cfg.no_call_share))   # ... nor the high-PPL pick (no_call_share)
+        room -= keep_nc
         es, ee_all = take_families(p["error_seed"], p["edde"], room - keep, rng)
         if cfg.ablation == "seed_repeat":                # each EDDE sample replaced by a copy of its error seed
             n_copies = Counter()
@@ -125,7 +133,10 @@ def compose(cfg: Config, t: int, seed: list[Sample], pool: dict, p: dict | None 
         hp = ranked[:n_h]
         ee = [] if cfg.ablation in ("no_edde", "hppl_replace", "seed_repeat") else ee_all
         F += max(0, n_h - len(hp))                   # too few high-PPL candidates: more fresh seed
-    ids = take_fresh(pool, t, F, recycle=cfg.ablation == "static")
+        # the kept no-call slots: fresh seed samples whose label is not a call, less those the other parts brought
+        reserve = max(0, keep_nc - sum(map(no_call, es + ee + rep + hp)))
+        F += keep_nc - reserve
+    ids = take_fresh(pool, t, F, recycle=cfg.ablation == "static", first=(reserve, lambda i: no_call(by_id[i])) if reserve else None)
     fresh, seen = [], Counter()
     for i in ids:
         seen[i] += 1; s = by_id[i]
@@ -140,6 +151,7 @@ def compose(cfg: Config, t: int, seed: list[Sample], pool: dict, p: dict | None 
     out = es + ee + rep + hp + fresh
     counts = {"t": t, "ablation": cfg.ablation, "budget": cfg.budget, "total": len(out), "error_seed": len(es),
               "edde": len(ee), "hppl": len(hp), "seed_new": len(fresh), "seed_repeat": len(rep),
+              "no_call_kept": sum(map(no_call, fresh[:reserve])), "no_call": sum(map(no_call, es + ee + rep + hp + fresh)),
               "fresh_quota": fresh_quota(cfg, t), "shortfall": cfg.budget - len(out),
               "available": None if static else {"error_seed": len(p["error_seed"]), "edde": len(p["edde"]),
                                                 "hppl_candidates": len(p["hppl_candidates"]), "dropped_both_wrong": len(p["dropped"]),

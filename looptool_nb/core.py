@@ -326,6 +326,7 @@ class Config:
     budget: int = 18304
     fresh_seed_share: float = 0.3076923   # fresh seed share of D_2 (Table 3: 5632/18304 = 4/13); halves each later round, D_1 all fresh
     hppl_share: float = 0.0   # budget share kept for high-PPL samples before error families fill the room (0: they get what is left; Table 3: 22-27%)
+    no_call_share: float = 0.0   # budget share kept for samples whose label is not a call (ask, decline), from fresh seed (0: none kept)
     ablation: Ablation = "full"
     iterations: int = 4
     # -- evaluation

@@ -51,10 +51,11 @@ def test_grid_cells_are_valid_configs_with_one_folder_each():
             assert cfg.seed == c.seed and cfg.iterations == e.iterations
             assert c.command().startswith(f"looptool run --preset {c.preset} --run-dir R/{name}/reduced/")
     # the two arms of iterative vs static differ only in the ablation switch: same GRPO steps per iteration
-    lo, st, hp = [load_config(c.preset, list(c.sets)) for c in X.grid("iterative_vs_static", "full", seeds=[0])]
+    lo, st, hp, nc = [load_config(c.preset, list(c.sets)) for c in X.grid("iterative_vs_static", "full", seeds=[0])]
     diff = {k for k, v in lo.to_dict().items() if st.to_dict().get(k) != v}
     assert diff == {"ablation"}, diff
-    assert {k for k, v in lo.to_dict().items() if hp.to_dict().get(k) != v} == {"hppl_share"}   # the loop variant
+    assert {k for k, v in lo.to_dict().items() if hp.to_dict().get(k) != v} == {"hppl_share"}   # the loop variants
+    assert {k for k, v in lo.to_dict().items() if nc.to_dict().get(k) != v} == {"no_call_share"}
     noise = load_config("cpu-tiny", list(X.grid("noise", "full", seeds=[0], arms=["teacher0.30_judge0.7"])[0].sets))
     assert (noise.teacher_error_rate, noise.judge_accuracy) == (0.3, 0.7)
     with pytest.raises(ConfigError, match="unknown experiment"): X.grid("fig9")
@@ -89,17 +90,18 @@ def test_run_grid_then_report_iterative_vs_static(tmp_path):
     seen = []
     res = X.run_grid(X.grid("iterative_vs_static", "demo", root=tmp_path), runner=lambda c: (seen.append(c.arm), _fake_run(c, 0.05)),
                      out=open("/dev/null", "w"))
-    assert [r["ok"] for r in res] == [True] * 9 and seen == ["loop"] * 3 + ["static"] * 3 + ["loop_hppl25"] * 3
+    assert [r["ok"] for r in res] == [True] * 12 and seen == ["loop"] * 3 + ["static"] * 3 + ["loop_hppl25"] * 3 + ["loop_nocall20"] * 3
     p = X.experiment_report("iterative_vs_static", tmp_path)
     txt = p.read_text()
     assert "the interval excludes zero" in txt and "loop beats static by 20.0 points" in txt
     assert (tmp_path / "iterative_vs_static" / "demo_iterative_vs_static.png").stat().st_size > 1000
     assert (tmp_path / "iterative_vs_static" / "demo_iterative_vs_static.svg").exists()
-    assert txt.count("looptool run --preset cpu-tiny") == 9
+    assert txt.count("looptool run --preset cpu-tiny") == 12
     assert "The loop variant `loop_hppl25` (`ablation=full`, `hppl_share=0.25`)" in txt
-    assert txt.count("| 20.0 ± 0.") >= 2          # loop − static and loop_hppl25 − static at iteration 4 (the fake gain)
+    assert "The loop variant `loop_nocall20` (`ablation=full`, `no_call_share=0.2`)" in txt
+    assert txt.count("| 20.0 ± 0.") >= 3          # loop − static and each variant − static at iteration 4 (the fake gain)
     recs = json.loads((tmp_path / "iterative_vs_static" / "cells.json").read_text())
-    assert len(recs) == 9 and recs[0]["heldout"][0] is not None and recs[0]["error_seed_accuracy"][1] == 0.2
+    assert len(recs) == 12 and recs[0]["heldout"][0] is not None and recs[0]["error_seed_accuracy"][1] == 0.2
     # the committed cells.json alone (run folders gone) gives the same report text
     import shutil; shutil.rmtree(tmp_path / "iterative_vs_static" / "demo")
     assert X.experiment_report("iterative_vs_static", tmp_path).read_text() == txt
