@@ -440,11 +440,13 @@ class Progress:
         self.line(i, K, stage, "started")
         self._stop, t0 = threading.Event(), time.time()
         def beat():
+            first = {}   # what: (time, done) when its counter was first seen; the rate since then leaves out the stage's setup
             while not self._stop.wait(self.every):
                 ran, p = time.time() - t0, read_progress(progress_file, since=t0) if progress_file else None
                 counter = f" ({p['what']} {p['done']}/{p['total']})" if p else ""
+                t1, d1 = first.setdefault(p["what"], (p["time"], p["done"])) if p else (0.0, 0)
                 # the counter can only lengthen the ETA: the loop it counts may be one part of the stage
-                left = ran * (p["total"] - p["done"]) / p["done"] if p and 0 < p["done"] <= p["total"] else 0.0
+                left = (p["time"] - t1) / (p["done"] - d1) * (p["total"] - p["done"]) if p and p["done"] > d1 else 0.0
                 self.line(i, K, stage, f"running {_fmt(ran)}{counter}", ran, stage_left=left)
         threading.Thread(target=beat, daemon=True).start()
 
