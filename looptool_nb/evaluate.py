@@ -45,7 +45,7 @@ def _batched(predict: Predictor, prompts: list, keys: list, chunk: int = 64, des
             got = predict([prompts[i] for i in idx], [keys[i] for i in idx])
             if len(got) != len(idx): raise RuntimeError(f"predictor returned {len(got)} outputs for {len(idx)} prompts")
             for i, o in zip(idx, got): out[i] = o
-            bar.update(len(idx)); report_progress(bar.n, len(prompts), f"{desc or 'prompts'} evaluated")
+            bar.update(len(idx)); report_progress(s + len(idx), len(prompts), f"{desc or 'prompts'} evaluated")  # a disabled bar does not count
     return out
 
 # %% ../nbs/09_evaluate.ipynb #1ea5cb62
