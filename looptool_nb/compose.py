@@ -43,7 +43,7 @@ def take_fresh(pool: dict, t: int, n: int, recycle: bool = False, first: tuple[i
     used = {i for v in pool["used"].values() for i in v}
     free = [i for i in pool["order"] if i not in used]
     head = [i for i in free if first[1](i)][:first[0]] if first else []
-    free = [i for i in free if i not in set(head)]
+    taken = set(head); free = [i for i in free if i not in taken]
     if recycle and len(free) < n:    # the static baseline trains on seed data again once it has seen all of it
         prior = [i for k in sorted(pool["used"], key=int) for i in pool["used"][k]]
         free += (prior or pool["order"]) * (1 + n // max(len(prior or pool["order"]), 1))
