@@ -18,7 +18,8 @@ __all__ = ['TOOL_CALL_OPEN', 'TOOL_CALL_CLOSE', 'SYSTEM_PROMPT', 'Backend', 'Abl
            'build_instruction', 'Sample', 'chatml', 'sample_to_row', 'row_to_sample', 'DataError', 'atomic_write_text',
            'atomic_write_json', 'write_samples', 'read_jsonl', 'read_samples', 'samples_to_dataset',
            'dataset_to_samples', 'ConfigError', 'Config', 'find_settings', 'presets', 'load_config', 'set_seed',
-           'config_hash', 'paired_flips', 'mcnemar_p', 'report_progress', 'read_progress', 'trainer_progress']
+           'config_hash', 'decode_device', 'to_decode_device', 'paired_flips', 'mcnemar_p', 'report_progress',
+           'read_progress', 'trainer_progress']
 
 # %% ../nbs/00_core.ipynb #560d3d4d
 def make_tool(name: str, description: str, properties: dict | None = None, required: list | None = None) -> dict:
@@ -400,6 +401,19 @@ def config_hash(d: dict, n: int = 12) -> str:
     "A short stable hash of a JSON-able dict (cache keys, run-folder identity)."
     import hashlib
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+# %% ../nbs/00_core.ipynb #db31f838
+def decode_device():
+    "The device a model decodes on: this process's GPU (`LOCAL_RANK`'s) where CUDA is visible, else the CPU."
+    import torch
+    if not torch.cuda.is_available(): return torch.device("cpu")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+def to_decode_device(model):
+    "`model` moved to `decode_device()` when it sits on the CPU (a model already on a GPU stays where it is)."
+    dev = decode_device()
+    if dev.type != "cpu" and model.device.type == "cpu": model = model.to(dev)
+    return model
 
 # %% ../nbs/00_core.ipynb #4b930e00
 def paired_flips(before: list, after: list) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .core import (ConfigError, DataError, ParseError, report_progress, Sample, atomic_write_json, build_instruction,
+from .core import (ConfigError, DataError, ParseError, report_progress, to_decode_device, Sample, atomic_write_json, build_instruction,
                               load_config, parse_tool_calls, read_samples, render_calls, strip_think, tool_call_reward)
 
 # %% auto #0
@@ -776,6 +776,7 @@ def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_si
     from looptool_nb.student import load_student
     from looptool_nb.probe import greedy_decode, encode_prompt
     m, tok = load_student(model, cfg)
+    m = to_decode_device(m)
     mnt, bs = max_new_tokens or cfg.max_completion_length, batch_size or cfg.probe_batch_size
     ctx = getattr(m.config, "max_position_embeddings", None)
     keep = ctx - mnt if ctx and ctx > mnt else None  # a prompt longer than the context keeps its end

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .core import Config, ConfigError, strip_think
+from .core import Config, ConfigError, decode_device, strip_think
 
 # %% auto #0
 __all__ = ['HelperLLMError', 'HelperLLM', 'SimulatedBackend', 'OpenAIBackend', 'message_text', 'TransformersBackend',
@@ -151,12 +151,13 @@ def message_text(msg) -> str:
 # %% ../nbs/01_helper_llm.ipynb #136c0c64
 class TransformersBackend:
     "A local Hugging Face model folder (or hub id, when the hub is reachable) sampled in-process."
-    def __init__(self, model: str, device: str = "cpu", seed: int = 0):
+    def __init__(self, model: str, device=None, seed: int = 0):
         if not model: raise ConfigError("helper_backend=transformers needs helper_model (a local model folder)")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         try:
             self.tok = AutoTokenizer.from_pretrained(model)
+            device = device or decode_device()  # the GPU where one is visible
             self.model = AutoModelForCausalLM.from_pretrained(model).to(device).eval()
         except OSError as e: raise ConfigError(f"helper_model {model!r} cannot be loaded: {str(e).splitlines()[0]}") from None
         self.torch, self.device, self._lock = torch, device, threading.Lock()

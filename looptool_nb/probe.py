@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, json, math, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, read_jsonl, report_progress, Sample, atomic_write_json, atomic_write_text,
+from .core import (Config, ConfigError, DataError, to_decode_device, read_jsonl, report_progress, Sample, atomic_write_json, atomic_write_text,
                               calls_match, has_tool_call_tag, load_config, read_samples)
 
 # %% auto #0
@@ -260,6 +260,7 @@ def probe_stage(cfg: Config, model_dir, data_path, out_path, limit: int = 0, pro
     samples = read_samples(data_path)
     if limit: samples = samples[:limit]
     model, tok = load_student(str(model_dir), cfg)
+    model = to_decode_device(model)
     t0 = time.perf_counter()
     with cpu_threads(model):
         decs = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=cfg.probe_batch_size,
