@@ -96,12 +96,13 @@ def qwen3_06b_shape(tok):
     return m
 
 
-def speed(tmp: Path, a) -> list[dict]:
+def speed(tmp: Path, a, rows: list, save) -> list[dict]:
+    "GRPO speed per model, appended to `rows` (and saved) as each finishes."
     cfg0 = load_config("cpu-tiny", [f"n_dialogues={a.dialogues}", "n_test=10"])
     data = read_samples(tmp/"seed"/"train.jsonl") if (tmp/"seed"/"train.jsonl").exists() else None
     if data is None:
         seed_stage(cfg0, tmp/"seed2", progress=False); data = read_samples(tmp/"seed2"/"train.jsonl")
-    rows, keep = [], {}
+    keep = {}
     ladder = [(n, []) for n in TINY_LADDER]
     big = [("qwen3-0.6b shape", ["grpo_batch_size=8", "num_generations=8", "grpo_micro_batch_size=8", f"max_completion_length={a.qwen_tokens}",
                                   "learning_rate=1e-6"])]
@@ -120,7 +121,7 @@ def speed(tmp: Path, a) -> list[dict]:
                     "completion_len": round(s["completion_length_mean"] or 0, 1)}
         log = {}
         r = stage(f"GRPO speed {name}", run, log)
-        rows.append({"student": name, **log[f"GRPO speed {name}"], **(r or {})})
+        rows.append({"student": name, **log[f"GRPO speed {name}"], **(r or {})}); save()
     if not a.no_qwen and "model" in keep:  # GCP's decoding at the qwen3 presets' probe_batch_size, on the 0.6B shape
         def decode():
             m, tok = to_decode_device(keep["model"]), keep["tok"]
@@ -132,7 +133,7 @@ def speed(tmp: Path, a) -> list[dict]:
                     "tokens_per_s": round(sum(x.n_tokens for x in d) / secs)}
         log = {}
         r = stage("probe decode qwen3-0.6b shape", decode, log)
-        rows.append({"student": "qwen3-0.6b shape: greedy probe decode", **log["probe decode qwen3-0.6b shape"], **(r or {})})
+        rows.append({"student": "qwen3-0.6b shape: greedy probe decode", **log["probe decode qwen3-0.6b shape"], **(r or {})}); save()
     return rows
 
 
@@ -159,10 +160,10 @@ def main(argv=None) -> int:
            "transformers": transformers.__version__, "trl": trl.__version__, "python": platform.python_version(),
            "cpu_count": os.cpu_count(), "smoke": a.smoke}
     print(json.dumps(res), flush=True)
-    res["stages"] = stages(tmp, a)
-    (out/"gpu_path.json").write_text(json.dumps(res, indent=1))
-    res["speed"] = speed(tmp, a)
-    (out/"gpu_path.json").write_text(json.dumps(res, indent=1))
+    def save(): (out/"gpu_path.json").write_text(json.dumps(res, indent=1))
+    res["stages"] = stages(tmp, a); save()
+    res["speed"] = []
+    speed(tmp, a, res["speed"], save)
     print("\n| student | params | prompts x generations | max completion | s/step (median) | first step s | peak GPU GiB |")
     print("|---|---|---|---|---|---|---|")
     for r in res["speed"]:
