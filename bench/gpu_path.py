@@ -15,6 +15,8 @@ at the qwen3 presets' probe_batch_size (256), as GCP would with transformers: to
 Not run: vLLM rollouts and unsloth loading (the `gpu` extra). vllm's wheel is far larger than what travels to the lent
 machine (64 MiB), which reaches no package index.
 
+Part 3 (`--parts lora`): GRPO with a LoRA adapter (PEFT through TRL, as cpu-smol trains) on tiny-4m and the 0.6B shape.
+
 Without a CUDA GPU it says so and exits 0 (`make bench` runs every script); --smoke runs it anyway on the CPU with
 small sizes, to check the script itself. Writes DIR/gpu_path.json (default: a temporary folder).
 """
@@ -137,6 +139,27 @@ def speed(tmp: Path, a, rows: list, save) -> list[dict]:
     return rows
 
 
+def lora(tmp: Path, a, rows: list, save):
+    "GRPO with a LoRA adapter (`use_lora`, r=16, PEFT through TRL) on tiny-4m and on the 0.6B shape."
+    seed_stage(load_config("cpu-tiny", [f"n_dialogues={a.dialogues}", "n_test=10"]), tmp/"seed3", progress=False)
+    data = read_samples(tmp/"seed3"/"train.jsonl")
+    qwen = ["grpo_batch_size=8", "num_generations=8", "grpo_micro_batch_size=8", f"max_completion_length={a.qwen_tokens}", "learning_rate=1e-6"]
+    for name, sets in [("tiny-4m", ["student=tiny-4m"]), ("qwen3-0.6b shape", qwen)][:1 if a.no_qwen else 2]:
+        cfg = load_config("cpu-tiny", [f"max_steps_per_iteration={a.steps}", "use_lora=true", *sets])
+        def run():
+            if name in TINY_LADDER: model, tok = load_student(name, cfg, corpus=sample_texts(data), vocab_size=cfg.tokenizer_vocab)
+            else: tok = train_tokenizer(sample_texts(data), cfg.tokenizer_vocab); model = qwen3_06b_shape(tok)
+            before = {k: v.detach().float().cpu().clone() for k, v in model.named_parameters() if k.endswith("q_proj.weight")}
+            model, s = grpo(model, tok, data, cfg, tmp/f"lora-{name.replace(' ', '_')}", save=False)
+            moved = sum(not torch.equal(before[k], v.detach().float().cpu()) for k, v in model.named_parameters() if k in before)
+            t = [r["step_time"] for r in s["per_step"]]
+            return {"device": s["device"], "steps": s["steps"], "s_per_step": round(statistics.median(t[1:] or t), 2),
+                    "merged_q_proj_changed": f"{moved}/{len(before)}", "reward_mean": s["reward_mean"]}
+        log = {}
+        r = stage(f"GRPO LoRA {name}", run, log)
+        rows.append({"student": f"{name} (LoRA r{cfg.lora_r})", **log[f"GRPO LoRA {name}"], **(r or {})}); save()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="", help="folder for gpu_path.json (default: a temporary folder)")
@@ -145,6 +168,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmstart", type=int, default=300); p.add_argument("--grpo-steps", type=int, default=10)
     p.add_argument("--qwen-tokens", type=int, default=256); p.add_argument("--probe-prompts", type=int, default=512)
     p.add_argument("--no-qwen", action="store_true")
+    p.add_argument("--parts", default="stages,speed", help="comma-separated: stages, speed, lora")
     p.add_argument("--smoke", action="store_true", help="run on the CPU with small sizes (checks the script, measures nothing)")
     a = p.parse_args(argv)
     if not CUDA and not a.smoke:
@@ -161,15 +185,18 @@ def main(argv=None) -> int:
            "cpu_count": os.cpu_count(), "smoke": a.smoke}
     print(json.dumps(res), flush=True)
     def save(): (out/"gpu_path.json").write_text(json.dumps(res, indent=1))
-    res["stages"] = stages(tmp, a); save()
-    res["speed"] = []
-    speed(tmp, a, res["speed"], save)
+    parts = set(a.parts.split(","))
+    if parts - {"stages", "speed", "lora"}: p.error(f"unknown part(s) {sorted(parts - {'stages', 'speed', 'lora'})} (choose stages, speed, lora)")
+    if "stages" in parts: res["stages"] = stages(tmp, a); save()
+    for part, fn in (("speed", speed), ("lora", lora)):
+        if part in parts: res[part] = []; fn(tmp, a, res[part], save)
     print("\n| student | params | prompts x generations | max completion | s/step (median) | first step s | peak GPU GiB |")
     print("|---|---|---|---|---|---|---|")
-    for r in res["speed"]:
+    for r in res.get("speed", []) + res.get("lora", []):
         print(f"| {r['student']} | {r.get('params_M')}M | {r.get('prompts x generations')} | {r.get('max_completion')} | "
               f"{r.get('s_per_step')} | {r.get('first_step_s')} | {r.get('peak_gpu_gib')} |" + (f" {r['error']}" if "error" in r else ""))
-    bad = [k for k, v in res["stages"].items() if isinstance(v, dict) and "error" in v] + [r["student"] for r in res["speed"] if "error" in r]
+    bad = [k for k, v in res.get("stages", {}).items() if isinstance(v, dict) and "error" in v] + \
+          [r["student"] for r in res.get("speed", []) + res.get("lora", []) if "error" in r]
     print(f"wrote {out/'gpu_path.json'}" + (f"; failed: {', '.join(bad)}" if bad else "; every part ran"))
     return 1 if bad else 0
 
