@@ -384,6 +384,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'looptool_nb.probe._prefill': ('probe.html#_prefill', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe._register_gqa': ('probe.html#_register_gqa', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.cpu_threads': ('probe.html#cpu_threads', 'looptool_nb/probe.py'),
+                                   'looptool_nb.probe.decode_batches': ('probe.html#decode_batches', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.encode_prompt': ('probe.html#encode_prompt', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.fast_decode_attention': ('probe.html#fast_decode_attention', 'looptool_nb/probe.py'),
                                    'looptool_nb.probe.gqa_decode_sdpa': ('probe.html#gqa_decode_sdpa', 'looptool_nb/probe.py'),

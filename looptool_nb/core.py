@@ -322,6 +322,7 @@ class Config:
     vllm_gpu_memory_utilization: float = 0.3 # share of each GPU that the colocated vLLM engine may take
     # -- GCP / JGLV / EDDE / composition
     probe_batch_size: int = 32
+    decode_token_budget: int = 16384   # most padded prompt + new tokens in one greedy decoding batch (probe, transformers eval; 0: batch size alone)
     edde_k: int = 4
     edde_error_rate: float = -1.0   # simulated EDDE writer: label noise left after verification (-1 = teacher_error_rate)
     budget: int = 18304

@@ -770,26 +770,20 @@ def vllm_predictor(model: str, cfg, max_new_tokens: int | None = None, progress:
 
 # %% ../nbs/09_evaluate.ipynb #c339ddbf
 def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_size: int | None = None,
-                    token_budget: int = 16384) -> Predictor:
-    "A predictor that greedy-decodes `model` (a folder, ladder name or id): vLLM where `cfg.eval_backend` picks it, else transformers."
+                    token_budget: int | None = None) -> Predictor:
+    "A predictor that greedy-decodes `model` (a folder, ladder name or id): vLLM where `cfg.eval_backend` picks it, else transformers\n(batches of at most `token_budget` padded tokens, default `cfg.decode_token_budget`)."
     if pick_eval_backend(cfg) == "vllm": return vllm_predictor(model, cfg, max_new_tokens)
     from looptool_nb.student import load_student
-    from looptool_nb.probe import greedy_decode, encode_prompt
+    from looptool_nb.probe import greedy_decode
     m, tok = load_student(model, cfg)
     m = to_decode_device(m)
     mnt, bs = max_new_tokens or cfg.max_completion_length, batch_size or cfg.probe_batch_size
     ctx = getattr(m.config, "max_position_embeddings", None)
     keep = ctx - mnt if ctx and ctx > mnt else None  # a prompt longer than the context keeps its end
-    def predict(prompts, keys):
-        n = [min(len(encode_prompt(tok, p)), keep or 10**9) for p in prompts]
-        out, i = [None] * len(prompts), 0
-        order = sorted(range(len(prompts)), key=lambda j: -n[j])
-        while i < len(order):  # long prompts in smaller batches: at most `token_budget` padded tokens per batch
-            k = max(1, min(bs, token_budget // max(1, n[order[i]] + mnt)))
-            idx = order[i:i + k]; i += k
-            for j, d in zip(idx, greedy_decode(m, tok, [prompts[j] for j in idx], batch_size=k, max_new_tokens=mnt, max_prompt_tokens=keep)):
-                out[j] = d.text
-        return out
+    budget = cfg.decode_token_budget if token_budget is None else token_budget
+    def predict(prompts, keys):  # long prompts decode in smaller batches: greedy_decode's token budget
+        return [d.text for d in greedy_decode(m, tok, list(prompts), batch_size=bs, max_new_tokens=mnt, max_prompt_tokens=keep,
+                                              token_budget=budget)]
     predict.backend = "transformers"
     return predict
 

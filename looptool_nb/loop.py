@@ -87,7 +87,7 @@ class RunError(ConfigError):
 IDENTITY_EXCLUDES = ("iterations",)
 # Config keys added after run folders existed: left out of a run's identity while they hold their default, so that a
 # folder made before the key existed keeps its config_hash and can still be continued (add each new key here)
-IDENTITY_LATER_KEYS = ("hppl_share", "no_call_share")
+IDENTITY_LATER_KEYS = ("hppl_share", "no_call_share", "decode_token_budget")
 
 def run_identity(cfg: Config) -> dict:
     "The settings that define a run folder: the whole config but `iterations` (and later keys at their default)."

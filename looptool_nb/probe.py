@@ -13,8 +13,9 @@ from .core import (Config, ConfigError, DataError, to_decode_device, read_jsonl,
 
 # %% auto #0
 __all__ = ['CHATML_TEMPLATE', 'PROBE_STATUSES', 'tiny_lm', 'Decoded', 'stop_token_ids', 'encode_prompt', 'gqa_decode_sdpa',
-           'fast_decode_attention', 'greedy_decode', 'probe_status', 'probe_row', 'read_rows', 'write_rows',
-           'probe_summary', 'cpu_threads', 'probe_stage', 'stage_parser', 'probe_main', 'iter_dir', 'run_probe']
+           'fast_decode_attention', 'decode_batches', 'greedy_decode', 'probe_status', 'probe_row', 'read_rows',
+           'write_rows', 'probe_summary', 'cpu_threads', 'probe_stage', 'stage_parser', 'probe_main', 'iter_dir',
+           'run_probe']
 
 # %% ../nbs/05_probe.ipynb #e6a6602b
 CHATML_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -171,10 +172,21 @@ def fast_decode_attention(model):
     try: yield
     finally: cfg._attn_implementation = "sdpa"
 
+# %% ../nbs/05_probe.ipynb #0d5dbdfb
+def decode_batches(lengths: list[int], batch_size: int, max_new_tokens: int, token_budget: int = 0) -> list[list[int]]:
+    "Indices of prompts of `lengths` in decoding batches, longest first: at most `batch_size` each and `token_budget` padded tokens (0: no budget)."
+    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    out, i = [], 0
+    while i < len(order):  # the first of a batch is its longest: it sets the padded length
+        k = batch_size if token_budget <= 0 else max(1, min(batch_size, token_budget // max(1, lengths[order[i]] + max_new_tokens)))
+        out.append(order[i:i + k]); i += k
+    return out
+
 # %% ../nbs/05_probe.ipynb #ce7409e0
 def greedy_decode(model, tokenizer, prompts: list, batch_size: int = 32, max_new_tokens: int = 256,
                   chat_template_kwargs: dict | None = None, max_prompt_tokens: int | None = None,
-                  progress=None) -> list[Decoded]:
+                  progress=None, token_budget: int = 0) -> list[Decoded]:
     "Greedy answers (text, PPL from raw logits, token count) to chat `prompts`, batched with left padding and a KV cache."
     import torch
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -182,18 +194,19 @@ def greedy_decode(model, tokenizer, prompts: list, batch_size: int = 32, max_new
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     ids = [encode_prompt(tokenizer, p, chat_template_kwargs) for p in prompts]
     if max_prompt_tokens: ids = [x[-max_prompt_tokens:] for x in ids]   # keep the end, as TRL truncates prompts
-    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))        # longest first: an OOM shows at once
+    batches = decode_batches([len(x) for x in ids], batch_size, max_new_tokens, token_budget)
     res: list[Decoded | None] = [None] * len(ids)
     was_training = model.training; model.eval()
     try:
         with torch.inference_mode(), fast_decode_attention(model):
-            for s in range(0, len(order), batch_size):
-                chunk = order[s:s + batch_size]
+            done = 0
+            for chunk in batches:
                 for i, (toks, lps, fin) in zip(chunk, _decode_batch(model, [ids[i] for i in chunk], pad, stops, max_new_tokens)):
                     nll = -lps / max(len(toks), 1)
                     text = tokenizer.decode(toks[:-1] if fin else toks, skip_special_tokens=True)  # the stop token is not text
                     res[i] = Decoded(text, math.exp(nll), len(toks), fin, nll, toks)
-                if progress: progress(min(s + batch_size, len(order)), len(order))
+                done += len(chunk)
+                if progress: progress(done, len(ids))
     finally:
         model.train(was_training)
     return res
@@ -263,7 +276,7 @@ def probe_stage(cfg: Config, model_dir, data_path, out_path, limit: int = 0, pro
     model = to_decode_device(model)
     t0 = time.perf_counter()
     with cpu_threads(model):
-        decs = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=cfg.probe_batch_size,
+        decs = greedy_decode(model, tok, [s.prompt_messages() for s in samples], batch_size=cfg.probe_batch_size, token_budget=cfg.decode_token_budget,
                              max_new_tokens=cfg.max_completion_length, max_prompt_tokens=cfg.max_prompt_length,
                              progress=progress or (lambda done, total: report_progress(done, total, "samples probed")))
     secs = time.perf_counter() - t0
