@@ -15,13 +15,13 @@ from .core import (Config, ConfigError, DataError, load_config, config_hash, fin
                               PROGRESS_ENV, read_progress)
 
 # %% auto #0
-__all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'IDENTITY_LATER_KEYS', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'Stage', 'plan',
-           'stage_params', 'stage_outputs', 'RunError', 'run_identity', 'run_hash', 'check_run_dir', 'write_run_config',
-           'marker_path', 'notebook_path', 'read_marker', 'clear_stage', 'check_stage_notebook', 'stage_seed',
-           'stage_prelude', 'prepare_notebook', 'unbound_names', 'check_runnable', 'StageError', 'progress_path',
-           'run_stage', 'Progress', 'label_noise', 'true_verdict', 'jglv_confusion', 'composition', 'probe_counts',
-           'heldout_accuracy', 'iteration_metrics', 'without_timings', 'heldout_vs_warm_start', 'summarize',
-           'summary_markdown', 'default_nbs_dir', 'prior_durations', 'is_finished', 'run_loop', 'run_main']
+__all__ = ['STAGES', 'IDENTITY_EXCLUDES', 'IDENTITY_LATER_KEYS', 'NOT_A_RUN_YET', 'KERNEL_ENV', 'VERDICTS', 'TABLE3', 'Stage',
+           'plan', 'stage_params', 'stage_outputs', 'RunError', 'run_identity', 'run_hash', 'check_run_dir',
+           'write_run_config', 'marker_path', 'notebook_path', 'read_marker', 'clear_stage', 'check_stage_notebook',
+           'stage_seed', 'stage_prelude', 'prepare_notebook', 'unbound_names', 'check_runnable', 'StageError',
+           'progress_path', 'run_stage', 'Progress', 'label_noise', 'true_verdict', 'jglv_confusion', 'composition',
+           'probe_counts', 'heldout_accuracy', 'iteration_metrics', 'without_timings', 'heldout_vs_warm_start',
+           'summarize', 'summary_markdown', 'default_nbs_dir', 'prior_durations', 'is_finished', 'run_loop', 'run_main']
 
 # %% ../nbs/10_loop.ipynb #88a05686
 @dataclass(frozen=True)
@@ -99,12 +99,16 @@ def run_hash(cfg: Config) -> str:
     return config_hash(run_identity(cfg))
 
 # %% ../nbs/10_loop.ipynb #3469bbd5
+# what a run folder may hold before it has a config.json: its lock, and the summary the repo publishes of it
+# (results/reproduce/summary.md is committed, so a fresh clone's `make reproduce` starts in a folder holding it)
+NOT_A_RUN_YET = (".lock", "summary.md")
+
 def check_run_dir(run_dir, cfg: Config) -> dict | None:
     "The run folder's stored config (None for a new or empty folder); `RunError` if it was made with another config."
     run_dir = Path(run_dir)
     f = run_dir/"config.json"
     if not f.exists():
-        if run_dir.exists() and any(p.name not in (".lock",) for p in run_dir.iterdir()):
+        if run_dir.exists() and any(p.name not in NOT_A_RUN_YET for p in run_dir.iterdir()):
             raise RunError(f"{run_dir} is not empty and holds no config.json: not a looptool run folder (choose another --run-dir)")
         return None
     try: stored = json.loads(f.read_text())
