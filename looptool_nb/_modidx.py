@@ -316,6 +316,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'looptool_nb.loop.Progress.line': ('loop.html#progress.line', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.Progress.start': ('loop.html#progress.start', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.Progress.stop': ('loop.html#progress.stop', 'looptool_nb/loop.py'),
+                                  'looptool_nb.loop.Progress.untimed': ('loop.html#progress.untimed', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.RunError': ('loop.html#runerror', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.Stage': ('loop.html#stage', 'looptool_nb/loop.py'),
                                   'looptool_nb.loop.Stage.name': ('loop.html#stage.name', 'looptool_nb/loop.py'),

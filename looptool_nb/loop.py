@@ -433,10 +433,16 @@ class Progress:
         est = lambda s: (sum(self.durations[s.name])/len(self.durations[s.name])) if self.durations[s.name] else sum(seen)/len(seen)
         return max(est(remaining[0][1]) - running_for, stage_left, 0.0) + sum(est(s) for _, s in remaining[1:])
 
+    def untimed(self, steps: list[tuple[int, Stage]]) -> int:
+        "How many of `steps` run a stage with no recorded duration (the ETA counts each as the mean of those seen)."
+        return sum(not self.durations[s.name] for _, s in steps)
+
     def line(self, i: int, K: int, stage: Stage, what: str, running_for: float = 0.0, finished: bool = False, stage_left: float = 0.0):
         remaining = self.steps[i + 1:] if finished else self.steps[i:]
+        eta = self.eta(remaining, running_for, stage_left)
+        guessed = self.untimed(remaining[1:] if not finished else remaining) if eta else 0
         msg = (f"[{time.strftime('%H:%M:%S')}] iteration {K}/{self.n} {stage.name:<12} step {i + 1}/{len(self.steps)} {what} | "
-               f"elapsed {_fmt(time.time() - self.t0)} | ETA {_fmt(self.eta(remaining, running_for, stage_left))}")
+               f"elapsed {_fmt(time.time() - self.t0)} | ETA {_fmt(eta)}" + (f" (a guess: {guessed} steps not yet timed)" if guessed else ""))
         print(msg, file=self.out, flush=True)
 
     def start(self, i, K, stage, progress_file=None):
