@@ -157,3 +157,14 @@ def test_long_stage_shows_its_step_counter_on_the_terminal(tmp_path):
     assert all(l.split("(SFT step ")[1].startswith(f"{n}/20)") for l, n in zip(counted, steps))
     assert steps == sorted(steps) and steps[-1] > steps[0], steps   # it moves, forward
     assert not any("(SFT step" in l for l in r.stdout.splitlines() if "09_evaluate" in l)   # a stage never shows an older counter
+
+
+def test_a_fresh_clone_can_start_make_reproduce(tmp_path):
+    "results/reproduce as the repo ships it (its committed files only) is a folder `looptool run` may start in."
+    from looptool_nb.loop import check_run_dir
+    from looptool_nb.core import load_config
+    shipped = subprocess.run(["git", "ls-files", "results/reproduce"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    if not shipped: pytest.skip("not a git checkout")
+    run = tmp_path/"reproduce"; run.mkdir()
+    for f in shipped: (run/Path(f).name).write_bytes((ROOT/f).read_bytes())
+    assert check_run_dir(run, load_config("cpu-tiny")) is None, shipped
