@@ -3,8 +3,8 @@
     python bench/gpu_path.py [--out DIR] [--steps 3] [--smoke]
 
 Part 1, the stages: a small cpu-tiny world is seeded (CPU: the simulated helper), then on the GPU tiny-4m is
-warm-started (TRL SFTTrainer), GRPO-trained (TRL GRPOTrainer: bf16 autocast, gradient checkpointing), probed on its training data (GCP) and evaluated on the held-out split. Each stage's peak GPU memory
-shows it ran there; the decoding model's device is read; and greedy decoding of the same checkpoint on the GPU and on
+warm-started (TRL SFTTrainer), GRPO-trained (TRL GRPOTrainer: bf16 autocast, gradient checkpointing), probed on
+its training data (GCP) and evaluated on the held-out split. Each stage's peak GPU memory shows it ran there; the decoding model's device is read; and greedy decoding of the same checkpoint on the GPU and on
 the CPU is compared prompt by prompt (they should agree: the same model, argmax at every step).
 Part 2, the speed: GRPO seconds per step on the GPU for the tiny ladder (cpu-tiny's group 8 x 4, 64 tokens, as the
 README's CPU table) and for a model of Qwen3-0.6B's shape (random weights in bf16, vocabulary 151,936, the cpu-tiny
