@@ -97,28 +97,45 @@ def qwen3_06b_shape(tok):
     return m
 
 
-def speed(tmp: Path, a, rows: list, save) -> list[dict]:
+def train_data(tmp: Path, a):
+    "The training samples of the speed and LoRA parts: the stages' seed split when it ran, else one seeded once here."
+    for d in (tmp/"seed", tmp/"seed_speed"):
+        if (d/"train.jsonl").exists(): return read_samples(d/"train.jsonl")
+    seed_stage(load_config("cpu-tiny", [f"n_dialogues={a.dialogues}", "n_test=10"]), tmp/"seed_speed", progress=False)
+    return read_samples(tmp/"seed_speed"/"train.jsonl")
+
+
+def qwen_sets(a) -> list[str]:
+    "The 0.6B shape's GRPO settings: 8 prompts x 8 completions, 8 per forward pass (the qwen3 presets' micro-batch)."
+    return ["grpo_batch_size=8", "num_generations=8", "grpo_micro_batch_size=8", f"max_completion_length={a.qwen_tokens}", "learning_rate=1e-6"]
+
+
+def build(name: str, cfg, data):
+    "(model, tokenizer): a tiny ladder student, or the 0.6B shape with the cpu-tiny tokenizer."
+    if name in TINY_LADDER: return load_student(name, cfg, corpus=sample_texts(data), vocab_size=cfg.tokenizer_vocab)
+    tok = train_tokenizer(sample_texts(data), cfg.tokenizer_vocab)
+    return qwen3_06b_shape(tok), tok
+
+
+def step_seconds(summary: dict) -> float:
+    "The median GRPO step time, the first step (CUDA and kernel warm-up) left out when there are others."
+    t = [r["step_time"] for r in summary["per_step"]]
+    return round(statistics.median(t[1:] or t), 2)
+
+
+def speed(tmp: Path, a, rows: list, save):
     "GRPO speed per model, appended to `rows` (and saved) as each finishes."
-    cfg0 = load_config("cpu-tiny", [f"n_dialogues={a.dialogues}", "n_test=10"])
-    data = read_samples(tmp/"seed"/"train.jsonl") if (tmp/"seed"/"train.jsonl").exists() else None
-    if data is None:
-        seed_stage(cfg0, tmp/"seed2", progress=False); data = read_samples(tmp/"seed2"/"train.jsonl")
-    keep = {}
-    ladder = [(n, []) for n in TINY_LADDER]
-    big = [("qwen3-0.6b shape", ["grpo_batch_size=8", "num_generations=8", "grpo_micro_batch_size=8", f"max_completion_length={a.qwen_tokens}",
-                                  "learning_rate=1e-6"])]
-    for name, sets in ladder + ([] if a.no_qwen else big):
-        cfg = load_config("cpu-tiny", [f"max_steps_per_iteration={a.steps}", *sets] + ([f"student={name}"] if name in TINY_LADDER else []))
+    data, keep = train_data(tmp, a), {}
+    ladder = [(n, [f"student={n}"]) for n in TINY_LADDER]
+    for name, sets in ladder + ([] if a.no_qwen else [("qwen3-0.6b shape", qwen_sets(a))]):
+        cfg = load_config("cpu-tiny", [f"max_steps_per_iteration={a.steps}", *sets])
         def run():
-            if name in TINY_LADDER: model, tok = load_student(name, cfg, corpus=sample_texts(data), vocab_size=cfg.tokenizer_vocab)
-            else:
-                tok = train_tokenizer(sample_texts(data), cfg.tokenizer_vocab); model = qwen3_06b_shape(tok)
+            model, tok = build(name, cfg, data)
             model, s = grpo(model, tok, data, cfg, tmp/f"grpo-{name.replace(' ', '_')}", save=False)
             keep.update(model=model, tok=tok, cfg=cfg)
-            t = [r["step_time"] for r in s["per_step"]]
             return {"params_M": round(n_params(model) / 1e6, 1), "device": s["device"],
                     "prompts x generations": f"{cfg.grpo_batch_size} x {cfg.num_generations}", "max_completion": cfg.max_completion_length,
-                    "steps": s["steps"], "s_per_step": round(statistics.median(t[1:] or t), 2), "first_step_s": round(t[0], 2),
+                    "steps": s["steps"], "s_per_step": step_seconds(s), "first_step_s": round(s["per_step"][0]["step_time"], 2),
                     "completion_len": round(s["completion_length_mean"] or 0, 1)}
         log = {}
         r = stage(f"GRPO speed {name}", run, log)
@@ -135,24 +152,19 @@ def speed(tmp: Path, a, rows: list, save) -> list[dict]:
         log = {}
         r = stage("probe decode qwen3-0.6b shape", decode, log)
         rows.append({"student": "qwen3-0.6b shape: greedy probe decode", **log["probe decode qwen3-0.6b shape"], **(r or {})}); save()
-    return rows
 
 
 def lora(tmp: Path, a, rows: list, save):
     "GRPO with a LoRA adapter (`use_lora`, r=16, PEFT through TRL) on tiny-4m and on the 0.6B shape."
-    seed_stage(load_config("cpu-tiny", [f"n_dialogues={a.dialogues}", "n_test=10"]), tmp/"seed3", progress=False)
-    data = read_samples(tmp/"seed3"/"train.jsonl")
-    qwen = ["grpo_batch_size=8", "num_generations=8", "grpo_micro_batch_size=8", f"max_completion_length={a.qwen_tokens}", "learning_rate=1e-6"]
-    for name, sets in [("tiny-4m", ["student=tiny-4m"]), ("qwen3-0.6b shape", qwen)][:1 if a.no_qwen else 2]:
+    data = train_data(tmp, a)
+    for name, sets in [("tiny-4m", ["student=tiny-4m"]), ("qwen3-0.6b shape", qwen_sets(a))][:1 if a.no_qwen else 2]:
         cfg = load_config("cpu-tiny", [f"max_steps_per_iteration={a.steps}", "use_lora=true", *sets])
         def run():
-            if name in TINY_LADDER: model, tok = load_student(name, cfg, corpus=sample_texts(data), vocab_size=cfg.tokenizer_vocab)
-            else: tok = train_tokenizer(sample_texts(data), cfg.tokenizer_vocab); model = qwen3_06b_shape(tok)
+            model, tok = build(name, cfg, data)
             before = {k: v.detach().float().cpu().clone() for k, v in model.named_parameters() if k.endswith("q_proj.weight")}
             model, s = grpo(model, tok, data, cfg, tmp/f"lora-{name.replace(' ', '_')}", save=False)
             moved = sum(not torch.equal(before[k], v.detach().float().cpu()) for k, v in model.named_parameters() if k in before)
-            t = [r["step_time"] for r in s["per_step"]]
-            return {"device": s["device"], "steps": s["steps"], "s_per_step": round(statistics.median(t[1:] or t), 2),
+            return {"device": s["device"], "steps": s["steps"], "s_per_step": step_seconds(s),
                     "merged_q_proj_changed": f"{moved}/{len(before)}", "reward_mean": s["reward_mean"]}
         log = {}
         r = stage(f"GRPO LoRA {name}", run, log)

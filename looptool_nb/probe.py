@@ -189,7 +189,6 @@ def greedy_decode(model, tokenizer, prompts: list, batch_size: int = 32, max_new
                   progress=None, token_budget: int = 0) -> list[Decoded]:
     "Greedy answers (text, PPL from raw logits, token count) to chat `prompts`, batched with left padding and a KV cache."
     import torch
-    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     stops = stop_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     ids = [encode_prompt(tokenizer, p, chat_template_kwargs) for p in prompts]
