@@ -19,7 +19,7 @@ __all__ = ['TOOL_CALL_OPEN', 'TOOL_CALL_CLOSE', 'SYSTEM_PROMPT', 'Backend', 'Abl
            'atomic_write_json', 'write_samples', 'read_jsonl', 'read_samples', 'samples_to_dataset',
            'dataset_to_samples', 'ConfigError', 'Config', 'find_settings', 'presets', 'load_config', 'set_seed',
            'config_hash', 'decode_device', 'to_decode_device', 'paired_flips', 'mcnemar_p', 'report_progress',
-           'read_progress', 'trainer_progress']
+           'read_progress', 'trainer_progress', 'cudnn_attention_off', 'skip_nonfinite_steps']
 
 # %% ../nbs/00_core.ipynb #560d3d4d
 def make_tool(name: str, description: str, properties: dict | None = None, required: list | None = None) -> dict:
@@ -450,3 +450,23 @@ def trainer_progress(what: str = "step"):
     class ReportSteps(TrainerCallback):
         def on_step_end(self, args, state, control, **kw): report_progress(state.global_step, state.max_steps, what)
     return ReportSteps()
+
+# %% ../nbs/00_core.ipynb #5358817e
+def cudnn_attention_off():
+    "Keep attention off cuDNN where a CUDA GPU trains: on H100/H200 since torch 2.11 its backward gives NaN gradients for some padded lengths (pytorch#196678)."
+    import torch
+    if torch.cuda.is_available(): torch.backends.cuda.enable_cudnn_sdp(False)
+
+def skip_nonfinite_steps(what: str = "step"):
+    "A transformers `TrainerCallback` that drops an optimizer step whose gradients are not all finite; its `skipped` lists the steps dropped."
+    import sys, torch
+    from transformers import TrainerCallback
+    class SkipNonFinite(TrainerCallback):
+        def __init__(self): self.skipped = []
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
+            norms = [torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float32) for p in model.parameters() if p.grad is not None]
+            if not norms or torch.stack([n.to(norms[0].device) for n in norms]).isfinite().all(): return
+            for p in model.parameters(): p.grad = None   # the optimizer leaves a parameter without a gradient as it is
+            self.skipped.append(state.global_step + 1)
+            print(f"{what} {state.global_step + 1}: gradients are not finite; the step is skipped (weights unchanged)", file=sys.stderr)
+    return SkipNonFinite()

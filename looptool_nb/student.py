@@ -9,7 +9,7 @@ import contextlib, hashlib, importlib.util, json, os, re, shutil, sys, tempfile,
 from pathlib import Path
 import torch
 from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, trainer_progress, build_instruction,
-                              config_hash, make_call, make_tool, read_samples, render_calls, set_seed)
+                              cudnn_attention_off, skip_nonfinite_steps, config_hash, make_call, make_tool, read_samples, render_calls, set_seed)
 
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'TAG_TOKENS', 'PIECES', 'TINY_LADDER', 'SMOLLM2_GGUF', 'WARMSTART_KEYS',
@@ -272,7 +272,7 @@ def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | No
     "Fine-tune `model` on `samples` with assistant-only loss; returns the trainer's log history and timing. With `checkpoint_every`, continues from the last checkpoint in `out_dir`."
     from trl import SFTTrainer
     from transformers import TrainerCallback
-    compact_lm_head_scoring()
+    compact_lm_head_scoring(); cudnn_attention_off()
     out_dir = Path(out_dir)
     last = last_checkpoint(out_dir) if checkpoint_every > 0 else None
     spent = json.loads((last/"spent.json").read_text()) if last else {"seconds": 0.0, "cpu_seconds": 0.0}
@@ -282,12 +282,13 @@ def sft(model, tok, samples: list[Sample], cfg: Config, out_dir, steps: int | No
             atomic_write_json(out_dir/f"checkpoint-{state.global_step}"/"spent.json",
                               {"seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0})
     tr = SFTTrainer(model=model, args=sft_config(cfg, out_dir, steps, checkpoint_every), train_dataset=sft_dataset(samples),
-                    processing_class=tok, callbacks=[trainer_progress("SFT step"), KeepSpent(), *(callbacks or [])])
+                    processing_class=tok, callbacks=[trainer_progress("SFT step"), KeepSpent(), skip := skip_nonfinite_steps("SFT step"), *(callbacks or [])])
     tr.train(resume_from_checkpoint=str(last) if last else None)
     logs = [l for l in tr.state.log_history if "loss" in l]
     return {"steps": tr.state.global_step, "seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1),
             "threads": torch.get_num_threads(), "samples": len(samples), "resumed_from_step": int(last.name.rsplit("-", 1)[1]) if last else None,
-            "loss_first": logs[0]["loss"] if logs else None, "loss_last": logs[-1]["loss"] if logs else None, "log": logs}
+            "loss_first": logs[0]["loss"] if logs else None, "loss_last": logs[-1]["loss"] if logs else None,
+            "nonfinite_steps_skipped": skip.skipped, "log": logs}
 
 # %% ../nbs/03_student.ipynb #e25b62c2
 WARMSTART_CHECKPOINT_EVERY = 100  # SFT steps between resumable checkpoints of a warm start (a 16M student: ~15 CPU-minutes)

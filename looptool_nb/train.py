@@ -9,7 +9,7 @@ import argparse, json, math, os, resource, sys, time
 import torch
 from pathlib import Path
 from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, trainer_progress, calls_equal, has_tool_call_tag,
-                              load_config, parse_tool_calls, ParseError, read_samples, set_seed, tool_call_reward)
+                              cudnn_attention_off, skip_nonfinite_steps, load_config, parse_tool_calls, ParseError, read_samples, set_seed, tool_call_reward)
 from .student import (TINY_LADDER, _on_cpu, _has_unsloth, load_student, resolve_model_dir, warm_start,
                                  warmstart_stage, convert_smollm2, compact_lm_head_scoring)
 
@@ -123,7 +123,7 @@ def peak_rss_mb() -> float:
 def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = True, callbacks=None) -> tuple[object, dict]:
     "GRPO-train `model` on `samples` with `cfg`; save model + tokenizer to `out_dir/checkpoint`; return (model, summary)."
     from trl import GRPOTrainer
-    compact_lm_head_scoring()
+    compact_lm_head_scoring(); cudnn_attention_off()
     from transformers.integrations import TensorBoardCallback
     from torch.utils.tensorboard import SummaryWriter
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -132,13 +132,13 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
     if len(ds) == 0: raise DataError(f"none of the {len(samples)} prompts fits max_prompt_length={cfg.max_prompt_length}")
     tb = SummaryWriter(str(out_dir/"tb"))
     tr = GRPOTrainer(model=model, reward_funcs=reward_funcs(cfg), args=grpo_config(cfg, out_dir/"trainer"), train_dataset=ds,
-                     processing_class=tok, peft_config=_peft_config(cfg), callbacks=[TensorBoardCallback(tb_writer=tb), trainer_progress("GRPO step"), *(callbacks or [])])
+                     processing_class=tok, peft_config=_peft_config(cfg), callbacks=[TensorBoardCallback(tb_writer=tb), trainer_progress("GRPO step"), skip := skip_nonfinite_steps("GRPO step"), *(callbacks or [])])
     t0, c0 = time.time(), time.process_time()
     tr.train()
     summary = {"prompts": len(ds), "dropped_too_long": dropped, "seconds": round(time.time() - t0, 1),
                "cpu_seconds": round(time.process_time() - c0, 1), "peak_rss_mb": round(peak_rss_mb()),
                "device": str(next(tr.model.parameters()).device),
-               "reward_fn": reward_funcs(cfg)[0].__name__, **summarize(tr.state.log_history)}
+               "reward_fn": reward_funcs(cfg)[0].__name__, "nonfinite_steps_skipped": skip.skipped, **summarize(tr.state.log_history)}
     tb.close()
     model = tr.model.merge_and_unload() if cfg.use_lora else tr.model
     if save:

@@ -130,3 +130,18 @@ def test_pretrained_student_warm_starts_from_its_weights(cache, tmp_path):
     # without steps a pretrained student needs no warm start: the pointer names it as it is
     rec0 = warmstart_stage(Config(student=str(src)), tmp_path / "train.jsonl", tmp_path / "ws0")
     assert rec0 == {"path": str(src), "steps": 0}
+
+
+def test_a_step_with_nan_gradients_is_skipped_not_applied(cache, tmp_path):
+    "One NaN gradient (the cuDNN attention bug on H100s did this) would, clipped and applied, make every weight NaN."
+    from looptool_nb.student import sft
+    cfg = Config(student="tiny-1m", warmstart_steps=1, warmstart_batch_size=2, tokenizer_vocab=300)
+    model, tok = load_student(str(warm_start(cfg, toy_samples(8))))
+    calls = []
+    def poison_second(grad):
+        calls.append(1)
+        return grad * float("nan") if len(calls) == 2 else grad
+    model.get_input_embeddings().weight.register_hook(poison_second)
+    info = sft(model, tok, toy_samples(8), cfg, tmp_path / "sft", steps=3)
+    assert info["steps"] == 3 and info["nonfinite_steps_skipped"] == [2]
+    assert all(p.isfinite().all() for p in model.parameters())
