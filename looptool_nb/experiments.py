@@ -5,6 +5,7 @@
 # %% ../nbs/12_experiments.ipynb #97dd16a9
 from __future__ import annotations
 import argparse, dataclasses, json, math, random, re, shlex, statistics, sys, time, traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,6 +177,8 @@ def cell_record(cell: Cell) -> dict:
     rec["params"], rec["warmstart_cpu_s"] = ws.get("params"), ws.get("cpu_seconds")
     rec["vs_warm_start"] = [m.get("vs_warm_start") for m in its]   # paired flips on the held-out prompts
     rec["grpo_step_s"] = [((m.get("train") or {}).get("step_time_mean")) for m in its]
+    trained = [m["train"] for m in its if m.get("train")]
+    rec["device"] = (trained[0].get("device_name") or trained[0].get("device")) if trained else None   # what GRPO ran on
     rec["gcp_failed_share"] = [(lambda g: g["failed"]/g["n"] if g.get("n") and "failed" in g else None)(m.get("gcp") or {}) for m in its]
     return rec
 
@@ -432,7 +435,9 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
         secs = [r["stage_seconds"] for r in rs if r["finished"] and r.get("stage_seconds")]
         took = (f"Run time: the stages of the {len(secs)} finished cell(s) took {sum(secs)/60:.0f} minutes in all, "
                 f"{statistics.fmean(secs)/60:.0f} a cell (wall time; a warm start counts where the cell trained it).\n") if secs else ""
+        where = Counter(r.get("device") or "not recorded" for r in rs)
         md += [f"## Scale `{scale}`", "", f"Scale: {SCALE_NOTES[scale]}", "",
+               "GRPO ran on: " + ", ".join(f"{d} ({k} cell{'s' * (k > 1)})" for d, k in where.most_common()) + ".", "",
                text, *(f"![{x}]({x})\n" for x in f2), took,
                (f"Not finished: {', '.join(missing)} — such a run contributes only the iterations it completed "
                 "(each table cell gives its n).\n" if missing else ""), _commands(rs), ""]

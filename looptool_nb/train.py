@@ -137,7 +137,8 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
     tr.train()
     summary = {"prompts": len(ds), "dropped_too_long": dropped, "seconds": round(time.time() - t0, 1),
                "cpu_seconds": round(time.process_time() - c0, 1), "peak_rss_mb": round(peak_rss_mb()),
-               "device": str(next(tr.model.parameters()).device),
+               "device": str(dev := next(tr.model.parameters()).device),
+               "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU",
                "reward_fn": reward_funcs(cfg)[0].__name__, "nonfinite_steps_skipped": skip.skipped, **summarize(tr.state.log_history)}
     tb.close()
     model = tr.model.merge_and_unload() if cfg.use_lora else tr.model
