@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run experiment cells side by side on a lent GPU machine (one process per cell, each a `looptool experiments`
 # call), stop them all at a deadline, write the report from what finished, and pack the run folders without model
-# weights into $OUT/experiments.tgz with one log per cell. Runs resume: the same command continues them.
+# weights into $OUT/experiments.tgz.part-aa, -ab, ... (the lent machine returns files of at most 16 MiB; rejoin them with
+# `cat experiments.tgz.part-* | tar xz`), one log per cell inside. Runs resume: the same command continues them.
 #
 #   OUT=/tmp/out bench/gpu_experiments.sh DEADLINE_S ROOT EXPERIMENT SCALE "ARM ..." "SEED ..."
 #   e.g. bench/gpu_experiments.sh 480 results/experiments_h100 scaling reduced "tiny-1m tiny-4m tiny-16m" "0 1 2"
@@ -27,6 +28,6 @@ pkill -9 -f ipykernel_launcher 2>/dev/null   # kernels a killed cell may have le
 echo "cells stopped after $(( $(date +%s) - start )) s"
 "$PY" -c "$cli" experiments --only "$exp" --scale "$scale" --root "$root" --report-only >"$logs/report.log" 2>&1 || tail -5 "$logs/report.log"
 for f in "$logs"/*.log; do echo "== $f"; tail -3 "$f"; done
-tar czf "$OUT/experiments.tgz" --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='*.pth' \
-  --exclude='optimizer*' "$root"
+tar cz --exclude='*.safetensors' --exclude='*.bin' --exclude='*.pt' --exclude='*.pth' --exclude='optimizer*' "$root" \
+  | split -b 15M - "$OUT/experiments.tgz.part-"
 ls -la "$OUT"
