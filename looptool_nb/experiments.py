@@ -421,7 +421,8 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
     recs = collect(name, root) if records is None else records
     base.mkdir(parents=True, exist_ok=True)
     atomic_write_json(base/"cells.json", recs)
-    md = [f"# Experiment: {e.title}", "", (f"Mirrors the paper's {e.paper}. " if e.paper != "—" else "Not an experiment of the paper. ") + f"{len(recs)} cell record(s); "
+    where = "" if Path(root) == Path("results/experiments") else f" ({Path(root).name})"   # e.g. the GPU grid's own folder
+    md = [f"# Experiment: {e.title}{where}", "", (f"Mirrors the paper's {e.paper}. " if e.paper != "—" else "Not an experiment of the paper. ") + f"{len(recs)} cell record(s); "
           f"{sum(r['finished'] for r in recs)} finished.", ""]
     figs = []
     for scale in [s for s in SCALES if any(r["scale"] == s for r in recs)]:
