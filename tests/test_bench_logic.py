@@ -75,3 +75,23 @@ def test_sampling_room_from_success_rates():
     r = room([0.0, 1.0, 0.5, 0.25], group=2)
     assert r["sampled"] == 0.438 and r["pass_at_k"] == 0.75
     assert r["zero_variance_group"] == round((1 + 1 + 0.5 + 0.625) / 4, 3)   # p^2 + (1-p)^2 per prompt
+
+
+def test_gpu_experiments_script_stops_at_its_deadline_and_packs_without_weights(tmp_path):
+    "bench/gpu_experiments.sh (the lent GPU's driver) on the CPU: a demo cell stopped at 20 s, its folder packed in parts."
+    import os, subprocess, tarfile
+    root, out = tmp_path / "exp", tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "PY": sys.executable, "LOOPTOOL_CACHE": str(tmp_path / "cache")}
+    script = Path(__file__).resolve().parent.parent / "bench" / "gpu_experiments.sh"
+    r = subprocess.run([str(script), "20", str(root), "scaling", "demo", "tiny-1m", "0"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "cells stopped after" in r.stdout
+    parts = sorted(out.glob("experiments.tgz.part-*"))
+    assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts)
+    (tmp_path / "all.tgz").write_bytes(b"".join(p.read_bytes() for p in parts))
+    names = tarfile.open(tmp_path / "all.tgz").getnames()
+    assert any(n.endswith("logs/scaling-tiny-1m-seed_0.log") for n in names)
+    assert any(n.endswith("scaling/demo/tiny-1m/seed_0/config.json") for n in names)   # the run had started
+    assert not any(n.endswith(".safetensors") for n in names)
+    assert subprocess.run([str(script), "20"], capture_output=True).returncode == 2  # wrong arguments: usage, exit 2
