@@ -17,14 +17,16 @@ PY=${PY:-python3}
 logs=$root/logs; mkdir -p "$logs" "$OUT"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 cli='import sys; from looptool_nb.cli import main; sys.exit(main())'
-start=$(date +%s)
+start=$(date +%s) groups=()
 for a in $arms; do for s in $seeds; do
-  # SIGINT first: run_loop stops the stage's kernel and keeps every finished stage; KILL 30 s later if it hangs.
+  # timeout leads its own process group (the cell and its stage kernels) and signals all of it at the deadline:
+  # SIGINT first, so run_loop stops the stage and keeps every finished one; KILL 30 s later if it hangs.
   timeout -s INT -k 30 "$deadline" "$PY" -c "$cli" experiments --only "$exp" --scale "$scale" --arms "$a" \
     --seeds "$s" --root "$root" >"$logs/$exp-$a-seed_$s.log" 2>&1 &
+  groups+=($!)
 done; done
 wait
-pkill -9 -f ipykernel_launcher 2>/dev/null   # kernels a killed cell may have left
+for g in "${groups[@]}"; do kill -9 -- "-$g" 2>/dev/null; done   # kernels a stopped cell left (only this script's)
 echo "cells stopped after $(( $(date +%s) - start )) s"
 "$PY" -c "$cli" experiments --only "$exp" --scale "$scale" --root "$root" --report-only >"$logs/report.log" 2>&1 || tail -5 "$logs/report.log"
 for f in "$logs"/*.log; do echo "== $f"; tail -3 "$f"; done

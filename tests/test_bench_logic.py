@@ -83,8 +83,12 @@ def test_gpu_experiments_script_stops_at_its_deadline_and_packs_without_weights(
     root, out = tmp_path / "exp", tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "PY": sys.executable, "LOOPTOOL_CACHE": str(tmp_path / "cache")}
     script = Path(__file__).resolve().parent.parent / "bench" / "gpu_experiments.sh"
-    r = subprocess.run([str(script), "20", str(root), "scaling", "demo", "tiny-1m", "0"], env=env, capture_output=True,
-                       text=True, timeout=300)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "ipykernel_launcher"])  # not its kernel
+    try:
+        r = subprocess.run([str(script), "20", str(root), "scaling", "demo", "tiny-1m", "0"], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert bystander.poll() is None, "the script killed a kernel that was not one of its cells'"
+    finally: bystander.kill()
     assert r.returncode == 0, r.stderr[-2000:]
     assert "cells stopped after" in r.stdout
     parts = sorted(out.glob("experiments.tgz.part-*"))
