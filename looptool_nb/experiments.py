@@ -436,9 +436,9 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
         secs = [r["stage_seconds"] for r in rs if r["finished"] and r.get("stage_seconds")]
         took = (f"Run time: the stages of the {len(secs)} finished cell(s) took {sum(secs)/60:.0f} minutes in all, "
                 f"{statistics.fmean(secs)/60:.0f} a cell (wall time; a warm start counts where the cell trained it).\n") if secs else ""
-        where = Counter(r.get("device") or "not recorded" for r in rs)
+        ran_on = Counter(r.get("device") or "not recorded" for r in rs)
         md += [f"## Scale `{scale}`", "", f"Scale: {SCALE_NOTES[scale]}", "",
-               "GRPO ran on: " + ", ".join(f"{d} ({k} cell{'s' * (k > 1)})" for d, k in where.most_common()) + ".", "",
+               "GRPO ran on: " + ", ".join(f"{d} ({k} cell{'s' * (k > 1)})" for d, k in ran_on.most_common()) + ".", "",
                text, *(f"![{x}]({x})\n" for x in f2), took,
                (f"Not finished: {', '.join(missing)} — such a run contributes only the iterations it completed "
                 "(each table cell gives its n).\n" if missing else ""), _commands(rs), ""]
