@@ -162,3 +162,19 @@ def test_partial_runs_count_the_iterations_they_completed(tmp_path):
     txt = X.experiment_report("iterative_vs_static", tmp_path).read_text()
     assert "**iter 4 was not reached** by at least two seed pairs (n=0). At iter 2" in txt
     assert "difference loop − static is 10.0 points" in txt and "Not finished: loop seed 0" in txt
+
+
+def test_report_says_what_grpo_ran_on(tmp_path):
+    "Each cell records the device of its first GRPO iteration; the report counts them (older records: 'not recorded')."
+    def run(c):
+        _fake_run(c, 0.0)
+        if c.seed == 0:   # one cell's training summaries name the device, as train.json does
+            for K in (1, 2):
+                m = json.loads((Path(c.run_dir) / f"iter_{K}" / "metrics.json").read_text())
+                atomic_write_json(Path(c.run_dir) / f"iter_{K}" / "metrics.json", {**m, "train": {"device": "cuda:0", "device_name": "NVIDIA H100 80GB HBM3"}})
+    X.run_grid(X.grid("scaling", "demo", root=tmp_path, seeds=[0, 1], arms=["tiny-1m"]), runner=run, out=open("/dev/null", "w"))
+    recs = {r["seed"]: r for r in X.collect("scaling", tmp_path)}
+    assert recs[0]["device"] == "NVIDIA H100 80GB HBM3" and recs[1]["device"] is None
+    txt = X.experiment_report("scaling", tmp_path).read_text()
+    assert "GRPO ran on: NVIDIA H100 80GB HBM3 (1 cell), not recorded (1 cell)." in txt
+    assert txt.startswith(f"# Experiment: Scaling the student ({tmp_path.name})")   # not the default folder: named
