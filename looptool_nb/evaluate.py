@@ -769,8 +769,7 @@ def vllm_predictor(model: str, cfg, max_new_tokens: int | None = None, progress:
     return predict
 
 # %% ../nbs/09_evaluate.ipynb #c339ddbf
-def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_size: int | None = None,
-                    token_budget: int | None = None) -> Predictor:
+def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_size: int | None = None) -> Predictor:
     "A predictor that greedy-decodes `model` (a folder, ladder name or id): vLLM where `cfg.eval_backend` picks it, else transformers."
     if pick_eval_backend(cfg) == "vllm": return vllm_predictor(model, cfg, max_new_tokens)
     from looptool_nb.student import load_student
@@ -780,10 +779,9 @@ def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_si
     mnt, bs = max_new_tokens or cfg.max_completion_length, batch_size or cfg.probe_batch_size
     ctx = getattr(m.config, "max_position_embeddings", None)
     keep = ctx - mnt if ctx and ctx > mnt else None  # a prompt longer than the context keeps its end
-    budget = cfg.decode_token_budget if token_budget is None else token_budget   # most padded tokens in one batch
     def predict(prompts, keys):  # long prompts decode in smaller batches: greedy_decode's token budget
         return [d.text for d in greedy_decode(m, tok, list(prompts), batch_size=bs, max_new_tokens=mnt, max_prompt_tokens=keep,
-                                              token_budget=budget)]
+                                              token_budget=cfg.decode_token_budget)]
     predict.backend = "transformers"
     return predict
 
