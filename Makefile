@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test export-check nbtest pytest reproduce bench docs chromium experiments clean
+.PHONY: install test export-check nbtest pytest reproduce bench docs chromium experiments gpu-wheels clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,14 @@ chromium:
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	else echo "chromium is missing and cannot be installed here (needs root and apt-get)"; fi
+
+# wheels for a lent GPU machine that cannot reach PyPI: CPython 3.12 manylinux ones into .whl/ (bench/gpu_wheels.txt
+# lists them and says how to install them there)
+gpu-wheels: install
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d .whl -r bench/gpu_wheels.txt
+	@ls .whl | wc -l | xargs echo "wheels in .whl/:"
 
 clean:
 	rm -rf _docs _proc
