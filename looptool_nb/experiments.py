@@ -4,21 +4,21 @@
 
 # %% ../nbs/12_experiments.ipynb #97dd16a9
 from __future__ import annotations
-import argparse, dataclasses, json, math, random, re, shlex, statistics, sys, time, traceback
+import argparse, dataclasses, hashlib, json, math, random, re, shlex, statistics, sys, time, traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, mcnemar_p, read_samples,
-                               write_samples)
+from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, mcnemar_p, paired_flips,
+                               read_samples, write_samples)
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'SECTIONS',
            'SCALE_NOTES', 'NOISE_JGLV', 'Experiment', 'Cell', 'grid', 'run_grid', 'error_seed_accuracy',
-           'jglv_label_wrong', 'cell_record', 't975', 'spread', 'paired', 'fmt', 'iterative_vs_static_section',
-           'ablations_section', 'scaling_section', 'noise_section', 'collect', 'experiment_report',
-           'experiments_section', 'repaired', 'jglv_noise_cell', 'jglv_noise_report', 'jglv_noise_study',
-           'run_experiments', 'experiments_main']
+           'jglv_label_wrong', 'heldout_bits', 'cell_record', 't975', 'spread', 'paired', 'fmt',
+           'iterative_vs_static_section', 'ablations_section', 'pooled_between', 'scaling_section', 'noise_section',
+           'collect', 'experiment_report', 'experiments_section', 'repaired', 'jglv_noise_cell', 'jglv_noise_report',
+           'jglv_noise_study', 'run_experiments', 'experiments_main']
 
 # %% ../nbs/12_experiments.ipynb #0ac8c46d
 @dataclass(frozen=True)
@@ -50,7 +50,11 @@ EXPERIMENTS = {e.name: e for e in [
                {a: [f"ablation={a}"] for a in ABLATIONS}, iterations=3),
     Experiment("scaling", "Scaling the student", "Fig. 4",
                {"tiny-1m": ["student=tiny-1m"], "tiny-4m": ["student=tiny-4m"], "tiny-16m": ["student=tiny-16m"],
-                "smollm2-135m": []}, iterations=2, presets={"smollm2-135m": "cpu-smol"}),
+                "smollm2-135m": [],
+                # Fig. 2's question (the loop against fresh seed data, the same GRPO steps) asked of the one student
+                # whose loop gains: is SmolLM2's gain the loop's data, or GRPO on any data?
+                "smollm2-135m-static": ["ablation=static"]},
+               iterations=2, presets={"smollm2-135m": "cpu-smol", "smollm2-135m-static": "cpu-smol"}),
     Experiment("noise", "Label noise × judge accuracy (beyond the paper)", "—",
                {f"teacher{t:.2f}_judge{j:.1f}": [f"teacher_error_rate={t}", f"judge_accuracy={j}"]
                 for t in TEACHER_RATES for j in JUDGE_ACCURACIES}, iterations=2),
@@ -153,6 +157,14 @@ def jglv_label_wrong(confusions: list[dict]) -> dict:
             "precision": tp/judged if judged else None, "recall": tp/true if true else None}
 
 # %% ../nbs/12_experiments.ipynb #18eb95bf
+def heldout_bits(run_dir, K: int) -> tuple[str, str] | None:
+    "Iteration K's held-out items as `(digest of their ids, '1'/'0' per item in id order)`; None if missing or not 0/1."
+    items = _json(Path(run_dir)/f"iter_{K}"/"eval_items.json")
+    if not items or any(x.get("correct") not in (0, 1) for x in items): return None
+    items = sorted(items, key=lambda x: x["id"])
+    return (hashlib.sha1("\n".join(x["id"] for x in items).encode()).hexdigest()[:12],
+            "".join(str(int(x["correct"])) for x in items))
+
 def cell_record(cell: Cell) -> dict:
     "Everything the aggregation needs from one cell's run folder (missing parts are None)."
     run = Path(cell.run_dir)
@@ -176,6 +188,7 @@ def cell_record(cell: Cell) -> dict:
     ws = _json(run/"warmstart"/"pointer.json") or {}   # the warm-started (or pretrained) student this run started from
     rec["params"], rec["warmstart_cpu_s"] = ws.get("params"), ws.get("cpu_seconds")
     rec["vs_warm_start"] = [m.get("vs_warm_start") for m in its]   # paired flips on the held-out prompts
+    rec["heldout_bits"] = [heldout_bits(run, K) for K in range(n + 1)]   # to pair two arms prompt by prompt
     rec["grpo_step_s"] = [((m.get("train") or {}).get("step_time_mean")) for m in its]
     trained = [m["train"] for m in its if m.get("train")]
     rec["device"] = (trained[0].get("device_name") or trained[0].get("device")) if trained else None   # what GRPO ran on
@@ -330,6 +343,16 @@ def _pooled_flips(records, arm, K) -> str:
     up, down = sum(v["up"] for v in vs), sum(v["down"] for v in vs)
     return f"+{up} / −{down}, p = {mcnemar_p(up, down):.2g} ({len(vs)} seed{'s' * (len(vs) > 1)})"
 
+def pooled_between(records, a: str, b: str, K: int) -> dict | None:
+    "Held-out prompts arm `a` gets right and `b` wrong at iteration K (`up`) and the reverse, over the seeds both ran on the same prompts."
+    A, B = {r["seed"]: r for r in _by_arm(records, a)}, {r["seed"]: r for r in _by_arm(records, b)}
+    up = down = 0; seeds = []
+    for s in sorted(set(A) & set(B)):
+        x, y = [(r.get("heldout_bits") or [])[K] if K < len(r.get("heldout_bits") or []) else None for r in (A[s], B[s])]
+        if not x or not y or x[0] != y[0]: continue   # not run, or other prompts
+        u, d = paired_flips([int(c) for c in y[1]], [int(c) for c in x[1]]); up += u; down += d; seeds.append(s)
+    return {"up": up, "down": down, "p": mcnemar_p(up, down), "seeds": seeds} if seeds else None
+
 def _not_run(records) -> list[str]:
     "A line naming the arms of the records' experiment that have no run at this scale (none: no line)."
     exp = EXPERIMENTS.get(records[0]["experiment"]) if records else None
@@ -358,6 +381,17 @@ def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
           "threads the run had (the experiment lanes run on one):", "",
           _table(["student", "warm start (CPU minutes)", "GRPO step (s)"],
                  [[a, cost(a, "warmstart_cpu_s", 60), cost(a, "grpo_step_s", 1)] for a in arms]), ""]
+    for s in [a for a in arms if a.endswith("-static") and a.removesuffix("-static") in arms]:   # loop vs static
+        a = s.removesuffix("-static")
+        rows = []
+        for K in range(1, n):
+            d, pb = paired(_per_seed(records, a, "heldout", K), _per_seed(records, s, "heldout", K)), pooled_between(records, a, s, K)
+            rows.append([labels[K], fmt(ser[a][K]) if K < len(ser[a]) else "—", fmt(ser[s][K]) if K < len(ser[s]) else "—", fmt(d),
+                         f"+{pb['up']} / −{pb['down']}, p = {pb['p']:.2g} ({len(pb['seeds'])} seed{'s' * (len(pb['seeds']) > 1)})" if pb else "—"])
+        md += [f"`{a}` trained by the loop against `{s}` (every D_t fresh seed data, the same GRPO steps: the paper's "
+               "Fig. 2 question): the paired difference per seed, and the held-out prompts right with the loop and wrong "
+               "with static / the reverse, pooled over seeds:", "",
+               _table(["model", a, s, f"{a} − {s} (per seed)", "loop right, static wrong / the reverse"], rows), ""]
     md += _not_run(records)
     f = "scaling.png"
     line_chart(Path(fig_dir)/f, labels, {a: [s["mean"] for s in ser[a]] for a in arms}, "Scaling: held-out accuracy (mean over seeds)", svg=True)
