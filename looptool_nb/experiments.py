@@ -386,9 +386,8 @@ def scaling_section(records, fig_dir) -> tuple[str, list[str]]:
         rows = []
         for K in range(1, n):
             x, y = _per_seed(records, a, "heldout", K), _per_seed(records, s, "heldout", K)
-            both = [k for k in x if x[k] is not None and y.get(k) is not None]   # the seeds both arms ran, so that columns compare
-            d, pb = paired(x, y), pooled_between(records, a, s, K)
-            rows.append([labels[K], fmt(spread([x[k] for k in both])), fmt(spread([y[k] for k in both])), fmt(d),
+            d, pb = paired(x, y), pooled_between(records, a, s, K)   # d["seeds"]: those both arms ran, so that columns compare
+            rows.append([labels[K], fmt(spread([x[k] for k in d["seeds"]])), fmt(spread([y[k] for k in d["seeds"]])), fmt(d),
                          f"+{pb['up']} / −{pb['down']}, p = {pb['p']:.2g} ({len(pb['seeds'])} seed{'s' * (len(pb['seeds']) > 1)})" if pb else "—"])
         md += [f"`{a}` trained by the loop against `{s}` (every D_t fresh seed data, the same GRPO steps: the paper's "
                "Fig. 2 question), over the seeds both ran: the paired difference per seed, and the held-out prompts right "
