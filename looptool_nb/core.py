@@ -453,7 +453,7 @@ def trainer_progress(what: str = "step"):
 
 # %% ../nbs/00_core.ipynb #5358817e
 def cudnn_attention_off():
-    "Keep attention off cuDNN where a CUDA GPU trains: on H100/H200 since torch 2.11 its backward gives NaN gradients for some padded lengths (pytorch#196678)."
+    "Keep attention off cuDNN where a CUDA GPU trains or decodes: on H100/H200 since torch 2.11 its backward gives NaN gradients for some padded lengths (pytorch#196678), and decoding pays for a new cuDNN plan at every KV length."
     import torch
     if torch.cuda.is_available(): torch.backends.cuda.enable_cudnn_sdp(False)
 

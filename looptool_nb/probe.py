@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, json, math, time
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, to_decode_device, read_jsonl, report_progress, Sample, atomic_write_json, atomic_write_text,
+from .core import (Config, ConfigError, DataError, cudnn_attention_off, to_decode_device, read_jsonl, report_progress, Sample, atomic_write_json, atomic_write_text,
                               calls_match, has_tool_call_tag, load_config, read_samples)
 
 # %% auto #0
@@ -196,6 +196,7 @@ def greedy_decode(model, tokenizer, prompts: list, batch_size: int = 32, max_new
     batches = decode_batches([len(x) for x in ids], batch_size, max_new_tokens, token_budget)
     res: list[Decoded | None] = [None] * len(ids)
     was_training = model.training; model.eval()
+    cudnn_attention_off()   # on a GPU cuDNN plans attention anew at every KV length: 2.6x the step time (bench/decode_profile.py)
     try:
         with torch.inference_mode(), fast_decode_attention(model):
             done = 0

@@ -99,3 +99,18 @@ def test_gpu_experiments_script_stops_at_its_deadline_and_packs_without_weights(
     assert any(n.endswith("scaling/demo/tiny-1m/seed_0/config.json") for n in names)   # the run had started
     assert not any(n.endswith(".safetensors") for n in names)
     assert subprocess.run([str(script), "20"], capture_output=True).returncode == 2  # wrong arguments: usage, exit 2
+
+
+def test_gcp_speed_reports_a_speed_up_with_the_same_outputs_and_the_gpu_scripts_skip_without_cuda():
+    "bench/gcp_speed.py on a few toy samples (CPU): both decodings agree, it says so and exits 0; decode_profile.py exits 0 without CUDA."
+    import os, subprocess
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, str(bench / "gcp_speed.py"), "--toy", "--n", "4", "--set", "max_completion_length=8"],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-1000:] + r.stderr[-2000:]
+    assert "device=cpu" in r.stdout and "GCP speed-up (same outputs, PPL within 0.1%)" in r.stdout
+    import torch
+    if torch.cuda.is_available(): return
+    r = subprocess.run([sys.executable, str(bench / "decode_profile.py")], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "no CUDA GPU here" in r.stdout, r.stdout + r.stderr[-1000:]
