@@ -5,18 +5,18 @@ checkpoint, with a fresh optimizer, the paper's reward and the preset's hyperpar
 
 # %% ../nbs/04_train.ipynb #e6ff0ffc
 from __future__ import annotations
-import argparse, json, math, os, resource, sys, time
+import argparse, hashlib, json, math, os, resource, shutil, sys, time
 import torch
 from pathlib import Path
-from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, trainer_progress, calls_equal, has_tool_call_tag,
+from .core import (Config, ConfigError, DataError, Sample, atomic_write_json, config_hash, trainer_progress, calls_equal, has_tool_call_tag,
                               cudnn_attention_off, skip_nonfinite_steps, load_config, parse_tool_calls, ParseError, read_samples, set_seed, tool_call_reward)
-from .student import (TINY_LADDER, _on_cpu, _has_unsloth, load_student, resolve_model_dir, warm_start,
+from .student import (TINY_LADDER, _atomic_dir, _on_cpu, _has_unsloth, cache_dir, data_fingerprint, load_student, resolve_model_dir, warm_start,
                                  warmstart_stage, convert_smollm2, compact_lm_head_scoring)
 
 # %% auto #0
-__all__ = ['paper_reward', 'partial_credit', 'partial_credit_reward', 'reward_funcs', 'grpo_prompt', 'grpo_dataset',
-           'batch_layout', 'world_size', 'grpo_args', 'grpo_config', 'summarize', 'peak_rss_mb', 'grpo', 'train_stage',
-           'train_main']
+__all__ = ['GRPO_CACHE_IGNORED_KEYS', 'paper_reward', 'partial_credit', 'partial_credit_reward', 'reward_funcs', 'grpo_prompt',
+           'grpo_dataset', 'batch_layout', 'world_size', 'grpo_args', 'grpo_config', 'summarize', 'peak_rss_mb', 'grpo',
+           'grpo_cache_on', 'folder_fingerprint', 'grpo_key', 'train_stage', 'train_main']
 
 # %% ../nbs/04_train.ipynb #a1816904
 def paper_reward(completions: list[str], label: list[str], **kw) -> list[float]:
@@ -147,11 +147,39 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
     import shutil; shutil.rmtree(out_dir/"trainer", ignore_errors=True)
     return model, summary
 
+# %% ../nbs/04_train.ipynb #82f223a9
+GRPO_CACHE_IGNORED_KEYS = ("ablation", "iterations", "hppl_share", "no_call_share")  # read only where D_{j+1} is composed
+
+def grpo_cache_on() -> bool:
+    "Whether `train_stage` keeps and reuses GRPO results: yes unless `$LOOPTOOL_GRPO_CACHE` is 0 or several processes train."
+    return os.environ.get("LOOPTOOL_GRPO_CACHE", "1") != "0" and world_size() == 1
+
+def folder_fingerprint(folder) -> str:
+    "A short hash of the relative names and bytes of every file under `folder`."
+    h, root = hashlib.sha256(), Path(folder)
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(root)).encode() + b"\0")
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""): h.update(chunk)
+    return h.hexdigest()[:16]
+
+def grpo_key(cfg: Config, data: list[Sample], src: str) -> str:
+    "The GRPO cache key: the settings training reads, the data, the start model's files (or hub id), the device, the library versions."
+    import transformers, trl
+    d = {k: v for k, v in cfg.to_dict().items() if k not in GRPO_CACHE_IGNORED_KEYS}
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return config_hash({"kind": "grpo-v1", **d, "data": data_fingerprint(data), "device": dev,
+                        "init": folder_fingerprint(src) if Path(src).is_dir() else src,
+                        "versions": [torch.__version__, transformers.__version__, trl.__version__]})
+
 # %% ../nbs/04_train.ipynb #c377b40c
-def _load_for_training(cfg: Config, init_model_dir, data: list[Sample]):
-    if init_model_dir: src = str(resolve_model_dir(init_model_dir))
-    elif cfg.student in TINY_LADDER or cfg.warmstart_steps > 0: src = str(warm_start(cfg, data))
-    else: src = cfg.student
+def _init_source(cfg: Config, init_model_dir, data: list[Sample]) -> str:
+    "The model GRPO starts from: `init_model_dir`'s, else the preset's student (a tiny or call-format one warm-started on `data`)."
+    if init_model_dir: return str(resolve_model_dir(init_model_dir))
+    if cfg.student in TINY_LADDER or cfg.warmstart_steps > 0: return str(warm_start(cfg, data))
+    return cfg.student
+
+def _load_for_training(cfg: Config, src: str):
     if _has_unsloth() and cfg.use_vllm and world_size() == 1:  # unsloth patches TRL; it must load the model itself
         from unsloth import FastLanguageModel
         model, tok = FastLanguageModel.from_pretrained(src, max_seq_length=cfg.max_prompt_length + cfg.max_completion_length,
@@ -163,14 +191,34 @@ def _load_for_training(cfg: Config, init_model_dir, data: list[Sample]):
     model, tok = load_student(src, cfg)
     return model, tok, src
 
+def _copy_run_outputs(src: Path, dst: Path):
+    "Copy a GRPO stage's `checkpoint/` and `tb/` from `src` into `dst`, replacing what a killed copy left there."
+    for name in ("checkpoint", "tb"):
+        shutil.rmtree(dst/name, ignore_errors=True)
+        if (src/name).exists(): shutil.copytree(src/name, dst/name)
+
 def train_stage(cfg: Config, data_path, init_model_dir, out_dir) -> dict:
-    "One iteration's GRPO: `init_model_dir` (or the preset's student) trained on `data_path`; writes checkpoint, train.json, tb/."
+    "One iteration's GRPO: `init_model_dir` (or the preset's student) trained on `data_path`, or its result read from the GRPO cache; writes checkpoint, train.json, tb/."
     out_dir = Path(out_dir)
     data = read_samples(data_path)
     if not data: raise DataError(f"{data_path}: no samples")
-    model, tok, src = _load_for_training(cfg, init_model_dir, data)
-    model, summary = grpo(model, tok, data, cfg, out_dir)
-    summary = {"init": src, "data": str(data_path), "checkpoint": str(out_dir/"checkpoint"), **summary}
+    src = _init_source(cfg, init_model_dir, data)
+    key = grpo_key(cfg, data, src) if grpo_cache_on() else None
+    kept = cache_dir("grpo", key) if key else None
+    hit = bool(kept and (kept/"train.json").exists())
+    if hit:   # trained before, from the same model on the same data with the same settings
+        out_dir.mkdir(parents=True, exist_ok=True); _copy_run_outputs(kept, out_dir)
+        summary = {k: v for k, v in json.loads((kept/"train.json").read_text()).items() if k not in ("init", "data", "checkpoint")}
+    else:
+        model, tok, src = _load_for_training(cfg, src)
+        model, summary = grpo(model, tok, data, cfg, out_dir)
+        summary["trained_in"] = str(out_dir)
+        if key:
+            def keep(tmp):
+                _copy_run_outputs(out_dir, tmp); atomic_write_json(tmp/"train.json", summary)
+            kept.parent.mkdir(parents=True, exist_ok=True); _atomic_dir(kept, keep)
+    summary = {"init": src, "data": str(data_path), "checkpoint": str(out_dir/"checkpoint"), **summary,
+               "grpo_cache": {"key": key, "hit": hit} if key else None}
     atomic_write_json(out_dir/"train.json", summary)
     return summary
 

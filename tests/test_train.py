@@ -80,6 +80,36 @@ def test_train_stage_writes_checkpoint_summary_and_events(tmp_path, monkeypatch)
     assert s2["init"] == str(tmp_path / "iter_1" / "checkpoint")
 
 
+
+def test_train_stage_reuses_the_grpo_cache_for_another_arm_and_trains_again_without_it(tmp_path, monkeypatch):
+    "Another arm (ablation) training the same model on the same data copies the kept result; LOOPTOOL_GRPO_CACHE=0 trains."
+    import dataclasses
+    monkeypatch.setenv("LOOPTOOL_CACHE", str(tmp_path / "cache"))
+    cfg = Config(student="tiny-1m", warmstart_steps=2, warmstart_batch_size=2, tokenizer_vocab=300, grpo_batch_size=2,
+                 num_generations=2, max_completion_length=8, max_steps_per_iteration=2, max_prompt_length=1024)
+    write_samples(tmp_path / "d.jsonl", toy_samples(6))
+    ws = warm_start(cfg, toy_samples(6))
+    run = lambda c, name: train_stage(c, tmp_path / "d.jsonl", ws, tmp_path / name)
+    weights = lambda name: (tmp_path / name / "checkpoint" / "model.safetensors").read_bytes()
+    full = run(cfg, "full")
+    assert full["grpo_cache"]["hit"] is False and full["trained_in"] == str(tmp_path / "full")
+    (tmp_path / "static" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "static" / "checkpoint" / "half-copied").write_text("left by a killed stage")
+    static = run(dataclasses.replace(cfg, ablation="static", iterations=2), "static")
+    assert static["grpo_cache"] == full["grpo_cache"] | {"hit": True}
+    assert static["trained_in"] == str(tmp_path / "full") and static["checkpoint"] == str(tmp_path / "static" / "checkpoint")
+    assert static["per_step"] == full["per_step"] and weights("static") == weights("full")
+    assert not (tmp_path / "static" / "checkpoint" / "half-copied").exists()
+    assert list((tmp_path / "static" / "tb").glob("events.out.tfevents.*"))
+    assert json.loads((tmp_path / "static" / "train.json").read_text())["grpo_cache"]["hit"] is True
+    monkeypatch.setenv("LOOPTOOL_GRPO_CACHE", "0")
+    fresh = run(dataclasses.replace(cfg, ablation="static"), "fresh")
+    assert fresh["grpo_cache"] is None and fresh["trained_in"] == str(tmp_path / "fresh")
+    assert weights("fresh") == weights("full")   # CPU GRPO is deterministic: the cache changes only the time spent
+    monkeypatch.delenv("LOOPTOOL_GRPO_CACHE")
+    other = run(dataclasses.replace(cfg, learning_rate=cfg.learning_rate / 2), "other")   # a setting training reads
+    assert other["grpo_cache"]["hit"] is False and other["grpo_cache"]["key"] != full["grpo_cache"]["key"]
+
 def test_train_main_bad_input(tmp_path):
     with pytest.raises(DataError, match="no such data file"):
         train_main(["--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")])
