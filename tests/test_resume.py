@@ -130,6 +130,23 @@ def test_real_run_writes_the_run_folder_contract(reference):
     assert json.loads((ref/"config.json").read_text())["config_hash"]
 
 
+
+def test_real_static_arm_reuses_the_full_loops_iteration_1_through_the_grpo_cache(tmp_path):
+    "The static arm trains the full loop's warm start on the same D_1: with the GRPO cache on, `looptool run` copies that result."
+    cache = tmp_path/"cache"
+    for name, extra in (("full", []), ("static", ["ablation=static"])):
+        r = subprocess.run(cmd(tmp_path/name, 1, TINY + extra), capture_output=True, text=True, cwd=ROOT,
+                           env={**env(cache), "LOOPTOOL_GRPO_CACHE": "1"}, timeout=1800)
+        assert r.returncode == 0, name + r.stdout[-3000:] + r.stderr[-3000:]
+    full, static = (json.loads((tmp_path/n/"iter_1/train.json").read_text()) for n in ("full", "static"))
+    assert (full["grpo_cache"]["hit"], static["grpo_cache"]["hit"]) == (False, True)
+    assert static["trained_in"] == str(tmp_path/"full"/"iter_1") and static["per_step"] == full["per_step"]
+    same = lambda rel: (tmp_path/"full"/rel).read_bytes() == (tmp_path/"static"/rel).read_bytes()
+    assert same("iter_1/data.jsonl") and same("iter_1/checkpoint/model.safetensors")
+    heldout = lambda n: json.loads((tmp_path/n/"iter_1/metrics.json").read_text())["heldout_accuracy"]
+    assert heldout("static") == heldout("full")
+    assert not same("iter_2/data.jsonl")   # from here on the arms differ: static composes D_2 of fresh seed data
+
 @pytest.mark.slow
 def test_real_run_from_scratch_killed_twice_matches_uninterrupted(tmp_path):
     "The long way: two iterations, uninterrupted vs killed at two random moments and resumed."
