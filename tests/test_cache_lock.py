@@ -7,8 +7,14 @@ BUILD = textwrap.dedent("""
     from pathlib import Path
     from looptool_nb.student import _atomic_dir
     dst, log = Path(sys.argv[1]), Path(sys.argv[2])
+    ready, n = log.parent/"ready", int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    ready.mkdir(exist_ok=True); (ready/str(time.time_ns())).touch()   # this process is about to ask for the lock
     def write(tmp):
         with open(log, "a") as f: f.write("built\\n")
+        # hold the build until every process has imported and asked (a loaded machine imports slowly), then a second more
+        for _ in range(600):
+            if len(list(ready.iterdir())) >= n: break
+            time.sleep(0.1)
         time.sleep(1.0); (tmp/"weights").write_text("w")
     print(_atomic_dir(dst, write))
 """)
@@ -16,7 +22,7 @@ BUILD = textwrap.dedent("""
 
 def test_processes_side_by_side_build_once(tmp_path):
     dst, log = tmp_path/"cache"/"tiny-1m-abc", tmp_path/"builds.log"
-    procs = [subprocess.Popen([sys.executable, "-c", BUILD, str(dst), str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-c", BUILD, str(dst), str(log), "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outs
