@@ -8,12 +8,11 @@ import os, sys, time, contextlib
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpu_path import qwen3_06b_shape
+from gpu_path import build
 from looptool_nb.core import load_config, read_samples, to_decode_device
 from looptool_nb import probe
 from looptool_nb.probe import greedy_decode
 from looptool_nb.seed import seed_stage
-from looptool_nb.student import sample_texts, train_tokenizer
 import tempfile
 from pathlib import Path
 
@@ -23,8 +22,8 @@ def main(argv=None) -> int:
         print("decode_profile: no CUDA GPU here (pass --cpu to run it on the CPU anyway)"); return 0
     d = Path(tempfile.mkdtemp()); cfg = load_config("cpu-tiny", ["n_dialogues=120", "n_test=5"])
     seed_stage(cfg, d, progress=False); samples = read_samples(d/"train.jsonl")[:32]
-    tok = train_tokenizer(sample_texts(samples), cfg.tokenizer_vocab)
-    model = to_decode_device(qwen3_06b_shape(tok)).eval()
+    model, tok = build("qwen3-0.6b shape", cfg, samples)
+    model = to_decode_device(model).eval()
     prompts = [s.prompt_messages() for s in samples]
     def sync(): torch.cuda.synchronize() if torch.cuda.is_available() else None
     def timed(label, fn, steps):

@@ -55,10 +55,8 @@ def main(argv=None):
     samples = samples[:a.n]
     if a.qwen_shape:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from gpu_path import qwen3_06b_shape
-        from looptool_nb.student import train_tokenizer
-        tok = train_tokenizer(sample_texts(samples), cfg.tokenizer_vocab)
-        model = qwen3_06b_shape(tok)
+        from gpu_path import build
+        model, tok = build("qwen3-0.6b shape", cfg, samples)
     else:
         model, tok = load_student(a.model or cfg.student, cfg, corpus=sample_texts(samples), vocab_size=cfg.tokenizer_vocab)
     if a.device == "auto": model = to_decode_device(model)
