@@ -46,12 +46,15 @@ bench: install
 	@for b in bench/*.py; do [ -f "$$b" ] && { echo "== $$b"; $(BIN)/python "$$b" || exit 1; }; done; true
 
 # the paper's experiments (nbs/12_experiments.ipynb): grids of `looptool run` under results/experiments/NAME/SCALE/,
-# resumable, then results/experiments/NAME/report.md; EXP_SCALE=full|reduced|demo, EXP_ONLY="iterative_vs_static noise"
+# resumable, then results/experiments/NAME/report.md; EXP_SCALE=full|reduced|demo, EXP_ONLY="iterative_vs_static noise";
+# EXP_SET="KEY=VALUE ..." overrides every cell of the loop grids (with EXP_ROOT=another folder: a run folder refuses another config)
 EXP_SCALE ?= reduced
 EXP_ONLY ?=
+EXP_SET ?=
+EXP_ROOT ?= results/experiments
 experiments: install
 	$(BIN)/python -c 'import sys; from looptool_nb.experiments import experiments_main; sys.exit(experiments_main(sys.argv[1:]))' \
-	  --scale $(EXP_SCALE) $(if $(EXP_ONLY),--only $(EXP_ONLY))
+	  --scale $(EXP_SCALE) --root $(EXP_ROOT) $(if $(EXP_ONLY),--only $(EXP_ONLY)) $(foreach s,$(EXP_SET),--set $(s))
 
 # the docs site, offline (no Quarto): nbdev's notebook processors, then tools/build_docs.py's HTML, into _docs/;
 # DOCS_FLAGS=--execute also runs each notebook as nbdev-test does, to show fresh outputs (minutes)

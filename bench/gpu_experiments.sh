@@ -7,6 +7,8 @@
 #   OUT=/tmp/out bench/gpu_experiments.sh DEADLINE_S ROOT EXPERIMENT SCALE "ARM ..." "SEED ..."
 #   e.g. bench/gpu_experiments.sh 480 results/experiments_h100 scaling reduced "tiny-1m tiny-4m tiny-16m" "0 1 2"
 #
+# SETS="KEY=VALUE ..." adds overrides to every cell (looptool experiments --set), e.g. SETS="probe_batch_size=64": the
+# preset's batch of 8 leaves SmolLM2's probe and evaluation host-bound on a GPU (results/experiments_h200/README.md).
 # PY names the interpreter (default python3; the lent machine's image has torch and transformers, the rest goes
 # there as wheels, DESIGN.md). Cells share the GPU: tiny students are launch-bound, so they run side by side.
 set -u
@@ -17,12 +19,13 @@ PY=${PY:-python3}
 logs=$root/logs; mkdir -p "$logs" "$OUT"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
 cli='import sys; from looptool_nb.cli import main; sys.exit(main())'
+sets=(); for kv in ${SETS:-}; do sets+=(--set "$kv"); done
 start=$(date +%s) groups=()
 for a in $arms; do for s in $seeds; do
   # timeout leads its own process group (the cell and its stage kernels) and signals all of it at the deadline:
   # SIGINT first, so run_loop stops the stage and keeps every finished one; KILL 30 s later if it hangs.
   timeout -s INT -k 30 "$deadline" "$PY" -c "$cli" experiments --only "$exp" --scale "$scale" --arms "$a" \
-    --seeds "$s" --root "$root" >"$logs/$exp-$a-seed_$s.log" 2>&1 &
+    --seeds "$s" --root "$root" ${sets[@]+"${sets[@]}"} >"$logs/$exp-$a-seed_$s.log" 2>&1 &
   groups+=($!)
 done; done
 wait

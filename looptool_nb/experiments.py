@@ -9,12 +9,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, mcnemar_p, paired_flips,
+from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, load_config, mcnemar_p, paired_flips,
                                read_samples, write_samples)
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'SECTIONS',
-           'SCALE_NOTES', 'NOISE_JGLV', 'Experiment', 'Cell', 'grid', 'run_grid', 'error_seed_accuracy',
+           'SCALE_NOTES', 'NOISE_JGLV', 'Experiment', 'Cell', 'grid_keys', 'grid', 'run_grid', 'error_seed_accuracy',
            'jglv_label_wrong', 'heldout_bits', 'cell_record', 't975', 'spread', 'paired', 'fmt',
            'iterative_vs_static_section', 'ablations_section', 'pooled_between', 'scaling_section', 'noise_section',
            'collect', 'experiment_report', 'experiments_section', 'repaired', 'jglv_noise_cell', 'jglv_noise_report',
@@ -92,17 +92,26 @@ class Cell:
         return " ".join(["looptool run", f"--preset {self.preset}", f"--run-dir {shlex.quote(self.run_dir)}"]
                         + [f"--set {shlex.quote(s)}" for s in self.sets])
 
+def grid_keys(name: str) -> set[str]:
+    "The config keys experiment `name` sets itself: its arms' overrides, and every cell's `seed` and `iterations`."
+    return {s.split("=", 1)[0].strip() for sets in EXPERIMENTS[name].arms.values() for s in sets} | {"seed", "iterations"}
+
 def grid(name: str, scale: str = "reduced", seeds=None, root="results/experiments", arms=None, extra: list[str] = ()) -> list[Cell]:
     "The cells of experiment `name` at `scale` (optionally only some `arms`, other `seeds`, `extra` overrides)."
     if name not in EXPERIMENTS: raise ConfigError(f"unknown experiment {name!r} (expected one of {', '.join(EXPERIMENTS)})")
     e = EXPERIMENTS[name]
     bad = sorted(set(arms or []) - set(e.arms))
     if bad: raise ConfigError(f"experiment {name} has no arm {', '.join(bad)} (arms: {', '.join(e.arms)})")
+    clash = sorted({s.split("=", 1)[0].strip() for s in extra} & grid_keys(name))
+    if clash: raise ConfigError(f"--set {', '.join(clash)}: experiment {name} sets {'that key' if len(clash) == 1 else 'those keys'} "
+                                f"itself (per arm or cell); choose arms with --arms and seeds with --seeds")
     out = []
     for arm in (arms or e.arms):
         for s in (e.seeds if seeds is None else seeds):
             sets = tuple(_scale_sets(scale) + list(extra) + list(e.arms[arm]) + [f"seed={s}", f"iterations={e.iterations}"])
             out.append(Cell(name, scale, arm, int(s), e.preset(arm), sets, str(Path(root)/name/scale/arm/f"seed_{s}")))
+    if extra:   # a bad key or value fails here, before any cell runs, not in the first cell's run
+        for c in {c.preset: c for c in out}.values(): load_config(c.preset, list(c.sets))
     return out
 
 # %% ../nbs/12_experiments.ipynb #485fef04
@@ -436,8 +445,13 @@ def _cells_on_disk(name: str, root) -> list[Cell]:
     out = []
     for scale in sorted(SCALES):
         if not (base/scale).is_dir(): continue
-        out += [c for c in grid(name, scale, seeds=range(100), root=root) if Path(c.run_dir).is_dir()]
+        out += [_as_run(c) for c in grid(name, scale, seeds=range(100), root=root) if Path(c.run_dir).is_dir()]
     return out
+
+def _as_run(c: Cell) -> Cell:
+    "`c` with the overrides its run folder was made with (its config.json), so that its command is the one that ran."
+    made = (_json(Path(c.run_dir)/"config.json") or {}).get("overrides")
+    return dataclasses.replace(c, sets=tuple(made)) if made else c
 
 def collect(name: str, root="results/experiments") -> list[dict]:
     "Records of the cells of `name` found under `root`, merged with those kept in its `cells.json`."
@@ -516,7 +530,6 @@ def repaired(samples: list, judge_rows: list[dict]) -> tuple[list, dict]:
 
 def jglv_noise_cell(t: float, j: float, seed: int, scale: str = "reduced", root="results/experiments") -> dict:
     "JGLV at a fixed student (the seed's warm start) on seed data of teacher noise `t`, judges of accuracy `j`; the record."
-    from looptool_nb.core import load_config
     from looptool_nb.seed import measured_noise
     from looptool_nb.student import warm_start
     from looptool_nb.probe import probe_stage, read_rows
@@ -600,6 +613,7 @@ def _fake_runner(gain: float = 0.05):
         base = [0.2 + 0.05*K + rng.uniform(-0.01, 0.01) for K in range(e.iterations + 1)]
         bonus = 0 if c.arm in ("static",) else gain
         run_dir = Path(c.run_dir)
+        atomic_write_json(run_dir/"config.json", {"overrides": list(c.sets)})   # as run_loop stamps it
         for K in range(e.iterations + 1):
             acc = base[K] + (bonus * K if K else 0) + rng.uniform(-0.005, 0.005)
             atomic_write_json(run_dir/f"iter_{K}"/"metrics.json", {"iteration": K, "heldout_accuracy": acc,
@@ -610,13 +624,21 @@ def _fake_runner(gain: float = 0.05):
 
 # %% ../nbs/12_experiments.ipynb #eb4fbaf0
 def run_experiments(names=None, scale: str = "reduced", seeds=None, root="results/experiments", arms=None,
-                    report_only: bool = False, out=None, runner=None) -> dict:
-    "Run (unless `report_only`) and report experiments; `{name: {results, report}}`."
+                    report_only: bool = False, out=None, runner=None, extra: list[str] = ()) -> dict:
+    "Run (unless `report_only`) and report experiments, `extra` overrides in every cell; `{name: {results, report}}`."
     out = out or sys.stdout
     names = list(names or CPU_EXPERIMENTS)
     bad = [n for n in names if n not in EXPERIMENTS and n != NOISE_JGLV]
     if bad: raise ConfigError(f"unknown experiment {', '.join(bad)} (expected one of {', '.join([*EXPERIMENTS, NOISE_JGLV])})")
     _scale_sets(scale)
+    if extra and NOISE_JGLV in names:   # its cells are not run folders, so nothing would refuse a cell made with other overrides
+        raise ConfigError(f"--set applies to the loop grids, not to {NOISE_JGLV}; name the grids with --only")
+    loops = [n for n in names if n != NOISE_JGLV]
+    if arms and (stray := [a for a in arms if not any(a in EXPERIMENTS[n].arms for n in loops)]):   # a typo must not run every arm
+        raise ConfigError(f"no experiment of {' '.join(loops) or '(none)'} has arm {', '.join(stray)}")
+    grids = {n: [] if arms and not set(arms) & set(EXPERIMENTS[n].arms) else   # --arms names none of its arms: nothing to run
+                grid(n, scale, seeds, root, arms=[a for a in (arms or []) if a in EXPERIMENTS[n].arms] or None, extra=extra)
+             for n in loops}   # every grid checked before the first cell runs
     done = {}
     for n in names:
         t0 = time.time()
@@ -624,8 +646,7 @@ def run_experiments(names=None, scale: str = "reduced", seeds=None, root="result
             rep = jglv_noise_report(root) if report_only else jglv_noise_study(scale, seeds or (0, 1, 2), root, out)
             print(f"experiment {n}/{scale}: {time.time() - t0:.0f} s; report {rep}", file=out, flush=True)
             done[n] = {"results": [], "report": str(rep)}; continue
-        cells = grid(n, scale, seeds, root, arms=[a for a in (arms or []) if a in EXPERIMENTS[n].arms] or None)
-        res = [] if report_only else run_grid(cells, runner=runner, out=out)
+        res = [] if report_only else run_grid(grids[n], runner=runner, out=out)
         rep = experiment_report(n, root)
         print(f"experiment {n}/{scale}: {sum(r['ok'] for r in res)}/{len(res)} cells ran, {time.time() - t0:.0f} s; report {rep}",
               file=out, flush=True)
@@ -641,10 +662,14 @@ def experiments_main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", nargs="+", default=None, help="only these arms")
     p.add_argument("--root", default="results/experiments", help="where the run folders and reports go")
     p.add_argument("--report-only", action="store_true", help="aggregate what exists; run nothing")
-    p.add_argument("--preset", default="cpu-tiny", help="unused (each arm names its preset); accepted like every stage")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="unused, as --preset")
+    p.add_argument("--preset", default=None, help="not taken: each arm names its own preset (refused, not ignored)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key in every cell, after the scale's (e.g. probe_batch_size=64 on a GPU); "
+                        "give another --root, as a run folder refuses another config")
     a = p.parse_args(argv)
-    try: run_experiments(a.only, a.scale, a.seeds, a.root, a.arms, a.report_only)
+    try:
+        if a.preset: raise ConfigError(f"--preset {a.preset}: each arm of an experiment names its own preset; choose cells with --only, --arms and --seeds, settings with --set")
+        run_experiments(a.only, a.scale, a.seeds, a.root, a.arms, a.report_only, extra=a.set)
     except (ConfigError, DataError) as e:
         print(f"looptool experiments: error: {e}", file=sys.stderr); return 2
     return 0

@@ -153,6 +153,33 @@ def test_bad_input_is_one_line(capsys):
     with pytest.raises(ConfigError, match="unknown experiment"): X.run_experiments(["fig9"])
 
 
+def test_set_overrides_reach_every_cell_and_the_report(tmp_path, capsys):
+    seen = []
+    def runner(c):   # what run_loop leaves that the report reads: config.json's overrides, metrics, summary
+        seen.append(c.sets); atomic_write_json(Path(c.run_dir) / "config.json", {"overrides": list(c.sets)}); _fake_run(c, 0.0)
+    X.run_experiments(["ablations"], "demo", seeds=[0, 1], root=tmp_path, arms=["full"], runner=runner, out=open("/dev/null", "w"),
+                      extra=["probe_batch_size=4"])
+    n = len(X.SCALES["demo"])
+    assert [s[n:] for s in seen] == [("probe_batch_size=4", "ablation=full", f"seed={k}", "iterations=3") for k in (0, 1)]
+    txt = (tmp_path / "ablations" / "report.md").read_text()
+    assert txt.count("--set probe_batch_size=4 --set ablation=full") == 2
+    assert all("--set probe_batch_size=4" in r["command"] for r in json.loads((tmp_path / "ablations" / "cells.json").read_text()))
+    # refused before anything runs, in one line: a key the grid sets itself, an unknown key, the noise_jglv study
+    for argv, says in [(["--only", "ablations", "--set", "ablation=no_edde"], "--set ablation: experiment ablations sets that key itself"),
+                       (["--only", "ablations", "--set", "probe_batch=4"], "unknown key 'probe_batch'"),
+                       (["--set", "budget=8"], "--set applies to the loop grids, not to noise_jglv"),
+                       (["--only", "scaling", "--preset", "cpu-smol"], "--preset cpu-smol: each arm of an experiment names its own preset")]:
+        assert X.experiments_main(argv + ["--root", str(tmp_path / "other")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("looptool experiments: error: ") and says in err and err.count("\n") == 1, err
+    assert not (tmp_path / "other").exists()
+    # --arms picks arms per experiment: one naming none of an experiment's arms runs none of its cells (not all of them)
+    seen.clear()
+    X.run_experiments(["ablations", "scaling"], "demo", seeds=[0], root=tmp_path / "arms", arms=["no_edde"], runner=runner,
+                      out=open("/dev/null", "w"))
+    assert len(seen) == 1 and "ablation=no_edde" in seen[0]
+
+
 def test_partial_runs_count_the_iterations_they_completed(tmp_path):
     cells = X.grid("iterative_vs_static", "demo", root=tmp_path)
     X.run_grid(cells, runner=lambda c: _fake_run(c, 0.05), out=open("/dev/null", "w"))
