@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse, json, re
 from pathlib import Path
 
-from .core import DataError, atomic_write_text
+from .core import ConfigError, DataError, atomic_write_text
 
 # %% auto #0
 __all__ = ['RESULT_FILES', 'PAPER_BFCL', 'BFCL_COLUMNS', 'SITUATIONS', 'save_figure', 'line_chart', 'grouped_bars', 'heatmap',
@@ -234,9 +234,11 @@ def report_main(argv: list[str]) -> int:
     "`looptool report RUN_DIR`: write report.md and figures for a run folder."
     p = argparse.ArgumentParser(prog="looptool report", description=report_main.__doc__)
     p.add_argument("run_dir", help="a run folder (results/NAME) or a folder written by `looptool eval --out`")
-    p.add_argument("--preset", default="cpu-tiny", help="unused (the run folder has its config); accepted like every stage")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="unused, as --preset")
+    p.add_argument("--preset", default=None, help="not taken: the run folder has its config (refused, not ignored)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="not taken, as --preset")
     a = p.parse_args(argv)
+    if a.preset or a.set: raise ConfigError(f"{'--preset' if a.preset else '--set'}: a report is made from the run folder's own config; "
+                                            f"to change a setting, run the loop again into another folder")
     path = render_report(a.run_dir)
     print(f"wrote {path} and {len(list(Path(a.run_dir).glob('*.png')))} figure(s)")
     return 0

@@ -43,3 +43,10 @@ def test_report_of_an_eval_folder_and_an_empty_run(tmp_path):
 def test_missing_run_folder_is_one_line_error(tmp_path):
     r = looptool("report", str(tmp_path/"nope"))
     assert r.returncode == 2 and "no such run folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_settings_given_to_report_are_refused_not_ignored(tmp_path):
+    (tmp_path/"run").mkdir()
+    r = looptool("report", str(tmp_path/"run"), "--set", "budget=8")
+    assert r.returncode == 2 and "a report is made from the run folder's own config" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path/"run"/"report.md").exists()
