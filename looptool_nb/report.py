@@ -25,12 +25,16 @@ def _figure(width: float = 6.4, height: float = 3.6):
 
 def save_figure(fig, path, svg: bool = False) -> list[Path]:
     "Write `fig` to `path` (PNG) and, with `svg`, beside it as SVG, through temp files; the paths written."
+    import matplotlib
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     out = []
     for p in [path] + ([path.with_suffix(".svg")] if svg else []):
         tmp = p.with_name(f".{p.name}.tmp{p.suffix}")
-        fig.savefig(tmp); tmp.replace(p); out.append(p)
+        # an SVG without a date and with fixed element ids: the same figure gives the same file (no diff on regeneration)
+        with matplotlib.rc_context({"svg.hashsalt": p.name}):
+            fig.savefig(tmp, **({"metadata": {"Date": None}} if p.suffix == ".svg" else {}))
+        tmp.replace(p); out.append(p)
     return out
 
 def _pct(v): return None if v is None else 100 * v
