@@ -643,7 +643,8 @@ def run_experiments(names=None, scale: str = "reduced", seeds=None, root="result
     for n in names:
         t0 = time.time()
         if n == NOISE_JGLV:   # not a grid of loop runs (see the noise study above)
-            rep = jglv_noise_report(root) if report_only else jglv_noise_study(scale, seeds or (0, 1, 2), root, out)
+            # --arms names loop-grid arms, none of this study's cells: with it, only the report is rewritten
+            rep = jglv_noise_report(root) if report_only or arms else jglv_noise_study(scale, seeds or (0, 1, 2), root, out)
             print(f"experiment {n}/{scale}: {time.time() - t0:.0f} s; report {rep}", file=out, flush=True)
             done[n] = {"results": [], "report": str(rep)}; continue
         res = [] if report_only else run_grid(grids[n], runner=runner, out=out)

@@ -175,9 +175,10 @@ def test_set_overrides_reach_every_cell_and_the_report(tmp_path, capsys):
     assert not (tmp_path / "other").exists()
     # --arms picks arms per experiment: one naming none of an experiment's arms runs none of its cells (not all of them)
     seen.clear()
-    X.run_experiments(["ablations", "scaling"], "demo", seeds=[0], root=tmp_path / "arms", arms=["no_edde"], runner=runner,
+    X.run_experiments(["ablations", "scaling", "noise_jglv"], "demo", seeds=[0], root=tmp_path / "arms", arms=["no_edde"], runner=runner,
                       out=open("/dev/null", "w"))
     assert len(seen) == 1 and "ablation=no_edde" in seen[0]
+    assert not list((tmp_path / "arms" / "noise_jglv").glob("*/*/seed_*"))   # the JGLV study has no such arm: not run
 
 
 def test_partial_runs_count_the_iterations_they_completed(tmp_path):
