@@ -81,7 +81,7 @@ def test_gpu_experiments_script_stops_at_its_deadline_and_packs_without_weights(
     "bench/gpu_experiments.sh (the lent GPU's driver) on the CPU: a demo cell stopped at 20 s, its folder packed in parts."
     import os, subprocess, tarfile
     root, out = tmp_path / "exp", tmp_path / "out"
-    env = {**os.environ, "OUT": str(out), "PY": sys.executable, "LOOPTOOL_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "OUT": str(out), "PY": sys.executable, "LOOPTOOL_CACHE": str(tmp_path / "cache"), "SETS": "probe_batch_size=4"}
     script = Path(__file__).resolve().parent.parent / "bench" / "gpu_experiments.sh"
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "ipykernel_launcher"])  # not its kernel
     try:
@@ -96,7 +96,9 @@ def test_gpu_experiments_script_stops_at_its_deadline_and_packs_without_weights(
     (tmp_path / "all.tgz").write_bytes(b"".join(p.read_bytes() for p in parts))
     names = tarfile.open(tmp_path / "all.tgz").getnames()
     assert any(n.endswith("logs/scaling-tiny-1m-seed_0.log") for n in names)
-    assert any(n.endswith("scaling/demo/tiny-1m/seed_0/config.json") for n in names)   # the run had started
+    cfg = next(n for n in names if n.endswith("scaling/demo/tiny-1m/seed_0/config.json"))   # the run had started
+    import json
+    assert json.load(tarfile.open(tmp_path / "all.tgz").extractfile(cfg))["probe_batch_size"] == 4   # SETS reached the cell
     assert not any(n.endswith(".safetensors") for n in names)
     assert subprocess.run([str(script), "20"], capture_output=True).returncode == 2  # wrong arguments: usage, exit 2
 
@@ -114,3 +116,15 @@ def test_gcp_speed_reports_a_speed_up_with_the_same_outputs_and_the_gpu_scripts_
     if torch.cuda.is_available(): return
     r = subprocess.run([sys.executable, str(bench / "decode_profile.py")], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "no CUDA GPU here" in r.stdout, r.stdout + r.stderr[-1000:]
+
+
+def test_cpu_decode_floor_prints_both_floors():
+    "bench/cpu_decode_floor.py on 4 seed prompts: the split of the batched decode, the loop's speed-up and the three attention ways."
+    import os, subprocess
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    r = subprocess.run([sys.executable, str(bench / "cpu_decode_floor.py"), "--n", "4"], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-1000:] + r.stderr[-2000:]
+    for s in ["= prompt pass", "per-sample generate loop:", "at best", "decoding attention: ", "SDPA, additive mask",
+              "matmul + softmax by hand", "one core reading memory"]:
+        assert s in r.stdout, (s, r.stdout)
