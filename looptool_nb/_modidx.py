@@ -192,6 +192,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'looptool_nb.experiments._commands': ('experiments.html#_commands', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._fake_runner': ( 'experiments.html#_fake_runner',
                                                                                    'looptool_nb/experiments.py'),
+                                         'looptool_nb.experiments._further_sets': ( 'experiments.html#_further_sets',
+                                                                                    'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._json': ('experiments.html#_json', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._noise_arm': ( 'experiments.html#_noise_arm',
                                                                                  'looptool_nb/experiments.py'),

@@ -464,6 +464,13 @@ SCALE_NOTES = {"full": "the presets as they are (the paper's structure).",
                           "fits a shared 2-core machine; not the preset's numbers.",
                "demo": "a plumbing smoke test with toy budgets (" + ", ".join(f"`{s}`" for s in SCALES["demo"]) + "); not a result."}
 
+def _further_sets(name: str, r: dict) -> list[str]:
+    "The `--set` overrides record `r`'s command carries beyond those of its grid cell (`looptool experiments --set`)."
+    if r["arm"] not in EXPERIMENTS[name].arms: return []
+    args = shlex.split(r["command"])
+    own = grid(name, r["scale"], seeds=[r["seed"]], arms=[r["arm"]])[0].sets
+    return [a for a in (args[i + 1] for i, x in enumerate(args[:-1]) if x == "--set") if a not in own]
+
 def experiment_report(name: str, root="results/experiments", records: list[dict] | None = None) -> Path:
     "Write `ROOT/NAME/report.md`, its figures and `cells.json`; the report's path."
     e, base = EXPERIMENTS[name], Path(root)/name
@@ -486,7 +493,10 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
         took = (f"Run time: the stages of the {len(secs)} finished cell(s) took {sum(secs)/60:.0f} minutes in all, "
                 f"{statistics.fmean(secs)/60:.0f} a cell (wall time; a warm start counts where the cell trained it).\n") if secs else ""
         ran_on = Counter(r.get("device") or "not recorded" for r in rs)
+        further = Counter(x for r in rs for x in _further_sets(name, r))
         md += [f"## Scale `{scale}`", "", f"Scale: {SCALE_NOTES[scale]}", "",
+               *([("Further overrides (`--set`): " + ", ".join(f"`{x}` ({k} of {len(rs)} cells)" for x, k in further.items()) + "."), ""]
+                 if further else []),
                "GRPO ran on: " + ", ".join(f"{d} ({k} cell{'s' * (k > 1)})" for d, k in ran_on.most_common()) + ".", "",
                text, *(f"![{x}]({x})\n" for x in f2), took,
                (f"Not finished: {', '.join(missing)} — such a run contributes only the iterations it completed "

@@ -163,6 +163,7 @@ def test_set_overrides_reach_every_cell_and_the_report(tmp_path, capsys):
     assert [s[n:] for s in seen] == [("probe_batch_size=4", "ablation=full", f"seed={k}", "iterations=3") for k in (0, 1)]
     txt = (tmp_path / "ablations" / "report.md").read_text()
     assert txt.count("--set probe_batch_size=4 --set ablation=full") == 2
+    assert "Further overrides (`--set`): `probe_batch_size=4` (2 of 2 cells)." in txt
     assert all("--set probe_batch_size=4" in r["command"] for r in json.loads((tmp_path / "ablations" / "cells.json").read_text()))
     # refused before anything runs, in one line: a key the grid sets itself, an unknown key, the noise_jglv study
     for argv, says in [(["--only", "ablations", "--set", "ablation=no_edde"], "--set ablation: experiment ablations sets that key itself"),
