@@ -8,17 +8,14 @@ same time and the bandwidth is near what one core streams from memory, the decod
 KV cache, which a per-sample loop must read too; the prompt pass is the other floor both share.
 It also times the per-sample `generate` loop of bench/gcp_speed.py, and prints the speed-up those two floors allow.
 Usage: python bench/cpu_decode_floor.py [--n 64] [--preset cpu-tiny]"""
-import argparse, os, sys, tempfile, time
-from collections import defaultdict
-from pathlib import Path
+import argparse, os, sys, time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
-from looptool_nb.core import load_config, read_samples
+from looptool_nb.core import load_config
 from looptool_nb.probe import greedy_decode
-from looptool_nb.seed import seed_stage
 from looptool_nb.student import load_student, sample_texts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gcp_speed import per_sample_generate
+from gcp_speed import per_sample_generate, seed_samples
 
 
 def main(argv=None) -> int:
@@ -27,9 +24,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     cfg = load_config(a.preset)
-    d = Path(tempfile.mkdtemp())
-    seed_stage(load_config(a.preset, ["n_dialogues=120", "n_test=5"]), d, progress=False)
-    samples = read_samples(d/"train.jsonl")[:a.n]
+    samples = seed_samples(a.preset)[:a.n]
     model, tok = load_student(cfg.student, cfg, corpus=sample_texts(samples), vocab_size=cfg.tokenizer_vocab)
     model.eval()
     prompts = [s.prompt_messages() for s in samples]
@@ -37,14 +32,12 @@ def main(argv=None) -> int:
     greedy_decode(model, tok, prompts[:2], batch_size=2, max_new_tokens=4)   # warm-up
 
     t = time.perf_counter(); greedy_decode(model, tok, prompts, B, 1); t_prompt = time.perf_counter() - t
-    sdpa, spent, calls, kv_bytes, shape = torch.nn.functional.scaled_dot_product_attention, defaultdict(float), defaultdict(int), [0], {}
-    def timed_sdpa(q, k, v, attn_mask=None, **kw):   # every attention call of the model, prompt pass or decoding step
-        t0 = time.perf_counter(); out = sdpa(q, k, v, attn_mask=attn_mask, **kw); dt = time.perf_counter() - t0
-        phase = "prompt" if q.shape[0] == 1 else "decode"   # prompts are prefilled one at a time, steps run batched
-        spent[phase] += dt; calls[phase] += 1
-        if phase == "decode":
-            kv_bytes[0] += 2 * k.numel() * k.element_size()
-            shape.setdefault("qkv", (q.shape, k.shape, None if attn_mask is None else attn_mask.dtype))
+    sdpa, dec = torch.nn.functional.scaled_dot_product_attention, {"s": 0.0, "calls": 0, "kv_bytes": 0}
+    def timed_sdpa(q, k, v, attn_mask=None, **kw):   # times the decoding steps' attention calls
+        t0 = time.perf_counter(); out = sdpa(q, k, v, attn_mask=attn_mask, **kw)
+        if q.shape[0] > 1:   # prompts are prefilled one at a time, decoding steps run batched
+            dec["s"] += time.perf_counter() - t0; dec["calls"] += 1; dec["kv_bytes"] += 2 * k.numel() * k.element_size()
+            dec.setdefault("shapes", (q.shape, k.shape))
         return out
     torch.nn.functional.scaled_dot_product_attention = timed_sdpa
     try:
@@ -55,14 +48,14 @@ def main(argv=None) -> int:
     print(f"model={cfg.student} samples={len(prompts)} batch={B} max_new={new} generated_tokens={sum(r.n_tokens for r in res)} threads=1")
     print(f"batched greedy_decode: {t_all:.2f}s = prompt pass {t_prompt:.2f}s + decoding steps {t_steps:.2f}s")
     t = time.perf_counter(); per_sample_generate(model, tok, prompts, new); t_loop = time.perf_counter() - t
-    floor = t_prompt + spent["decode"]
+    floor = t_prompt + dec["s"]
     print(f"per-sample generate loop: {t_loop:.2f}s -> speed-up {t_loop / t_all:.1f}x; 10x needs {t_loop / 10:.2f}s, and the prompt pass "
           f"plus the decoding attention alone take {floor:.2f}s (at best {t_loop / floor:.1f}x)")
-    print(f"decoding attention: {calls['decode']} calls, {spent['decode']:.2f}s ({spent['decode'] / max(t_steps, 1e-9):.0%} of the decoding steps), "
-          f"{1e3 * spent['decode'] / max(calls['decode'], 1):.3f} ms a call; KV read {kv_bytes[0] / 1e9:.2f} GB -> "
-          f"{kv_bytes[0] / 1e9 / max(spent['decode'], 1e-9):.1f} GB/s")
+    print(f"decoding attention: {dec['calls']} calls, {dec['s']:.2f}s ({dec['s'] / max(t_steps, 1e-9):.0%} of the decoding steps), "
+          f"{1e3 * dec['s'] / max(dec['calls'], 1):.3f} ms a call; KV read {dec['kv_bytes'] / 1e9:.2f} GB -> "
+          f"{dec['kv_bytes'] / 1e9 / max(dec['s'], 1e-9):.1f} GB/s")
 
-    (qs, ks, _) = shape["qkv"]
+    qs, ks = dec["shapes"]
     q, k, v = torch.randn(qs), torch.randn(ks), torch.randn(ks)
     mask = torch.ones(ks[0], 1, 1, ks[2], dtype=torch.bool); mask[:, :, :, : ks[2] // 5] = False   # some left padding
     add = torch.zeros(mask.shape).masked_fill(~mask, float("-inf")); scale = qs[-1] ** -0.5

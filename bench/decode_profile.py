@@ -9,19 +9,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpu_path import build
-from looptool_nb.core import load_config, read_samples, to_decode_device
+from gcp_speed import seed_samples
+from looptool_nb.core import load_config, to_decode_device
 from looptool_nb import probe
 from looptool_nb.probe import greedy_decode
-from looptool_nb.seed import seed_stage
-import tempfile
-from pathlib import Path
 
 
 def main(argv=None) -> int:
     if not torch.cuda.is_available() and "--cpu" not in (argv if argv is not None else sys.argv[1:]):
         print("decode_profile: no CUDA GPU here (pass --cpu to run it on the CPU anyway)"); return 0
-    d = Path(tempfile.mkdtemp()); cfg = load_config("cpu-tiny", ["n_dialogues=120", "n_test=5"])
-    seed_stage(cfg, d, progress=False); samples = read_samples(d/"train.jsonl")[:32]
+    cfg = load_config("cpu-tiny", ["n_dialogues=120", "n_test=5"]); samples = seed_samples("cpu-tiny")[:32]
     model, tok = build("qwen3-0.6b shape", cfg, samples)
     model = to_decode_device(model).eval()
     prompts = [s.prompt_messages() for s in samples]

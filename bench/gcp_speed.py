@@ -32,6 +32,16 @@ def per_sample_generate(model, tok, prompts, max_new_tokens):
     return out
 
 
+def seed_samples(preset: str = "cpu-tiny", sets=()) -> list:
+    "The train split of a small simulated seed set (120 dialogues) of `preset`'s world: the benchmarks' prompts."
+    import tempfile
+    from pathlib import Path
+    from looptool_nb.seed import seed_stage
+    d = Path(tempfile.mkdtemp())
+    seed_stage(load_config(preset, list(sets) + ["n_dialogues=120", "n_test=5"]), d, progress=False)
+    return read_samples(d/"train.jsonl")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None); p.add_argument("--data", default=None)
@@ -45,13 +55,7 @@ def main(argv=None):
     cfg = load_config(a.preset, a.sets)
     if a.data: samples = read_samples(a.data)
     elif a.toy: samples = toy_samples(a.n, seed=1)
-    else:
-        import tempfile
-        from pathlib import Path
-        from looptool_nb.seed import seed_stage
-        d = Path(tempfile.mkdtemp())
-        seed_stage(load_config(a.preset, a.sets + ["n_dialogues=120", "n_test=5"]), d, progress=False)
-        samples = read_samples(d/"train.jsonl")
+    else: samples = seed_samples(a.preset, a.sets)
     samples = samples[:a.n]
     if a.qwen_shape:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
