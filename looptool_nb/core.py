@@ -333,7 +333,7 @@ class Config:
     iterations: int = 4
     # -- evaluation
     eval_benchmarks: str = "synthetic"
-    eval_limit: int = 0
+    eval_limit: int = 0   # BFCL / ACEBench: first N items per category (0: all); the held-out split is always whole
     eval_backend: Literal["auto", "transformers", "vllm"] = "auto"   # evaluation inference (auto: vllm where it imports and a GPU is there)
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)

@@ -849,5 +849,5 @@ def evaluate_stage(cfg, run_dir, iteration: int, progress: bool = True) -> dict:
     benches = [b.strip() for b in cfg.eval_benchmarks.split(",") if b.strip()]
     if not benches: raise ConfigError("eval_benchmarks is empty (choose from synthetic, bfcl, acebench)")
     predict = model_predictor(str(model), cfg)
-    return {b: evaluate(str(model), b, cfg, None, cfg.eval_limit, out, run if b == "synthetic" else None,
-                        predict=predict, progress=progress) for b in benches}
+    return {b: evaluate(str(model), b, cfg, None, 0 if b == "synthetic" else cfg.eval_limit, out, run if b == "synthetic" else None,
+                        predict=predict, progress=progress) for b in benches}   # the held-out split always whole

@@ -13,12 +13,13 @@ from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text,
                                read_samples, write_samples)
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'SECTIONS',
-           'SCALE_NOTES', 'NOISE_JGLV', 'Experiment', 'Cell', 'grid_keys', 'grid', 'run_grid', 'error_seed_accuracy',
-           'jglv_label_wrong', 'heldout_bits', 'cell_record', 't975', 'spread', 'paired', 'fmt',
-           'iterative_vs_static_section', 'ablations_section', 'pooled_between', 'scaling_section', 'noise_section',
-           'collect', 'experiment_report', 'experiments_section', 'repaired', 'jglv_noise_cell', 'jglv_noise_report',
-           'jglv_noise_study', 'run_experiments', 'experiments_main']
+__all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'BENCH_COLUMNS',
+           'SECTIONS', 'SCALE_NOTES', 'NOISE_JGLV', 'Experiment', 'Cell', 'grid_keys', 'grid', 'run_grid',
+           'error_seed_accuracy', 'jglv_label_wrong', 'benchmark_scores', 'heldout_bits', 'cell_record', 't975',
+           'spread', 'paired', 'fmt', 'iterative_vs_static_section', 'ablations_section', 'pooled_between',
+           'scaling_section', 'noise_section', 'benchmarks_section', 'collect', 'experiment_report',
+           'experiments_section', 'repaired', 'jglv_noise_cell', 'jglv_noise_report', 'jglv_noise_study',
+           'run_experiments', 'experiments_main']
 
 # %% ../nbs/12_experiments.ipynb #0ac8c46d
 @dataclass(frozen=True)
@@ -165,6 +166,20 @@ def jglv_label_wrong(confusions: list[dict]) -> dict:
     return {"tp": tp, "judged_lw": judged, "true_lw": true,
             "precision": tp/judged if judged else None, "recall": tp/true if true else None}
 
+# %% ../nbs/12_experiments.ipynb #f35ec0e3
+BENCH_COLUMNS = {"bfcl": ("BFCL v3", ["overall", "non_live_ast", "live", "multi_turn", "relevance", "irrelevance"]),
+                 "acebench": ("ACEBench", ["normal", "special", "summary"])}
+
+def benchmark_scores(run_dir, K: int) -> dict:
+    "Iteration K's BFCL v3 / ACEBench leaderboard columns (fractions), the limit and number of categories run; {} if none."
+    out = {}
+    for b, (_, cols) in BENCH_COLUMNS.items():
+        r = _json(Path(run_dir)/f"iter_{K}"/f"{b}.json")
+        if not isinstance(r, dict) or not isinstance(r.get("summary"), dict): continue
+        s = r["summary"]
+        out[b] = {**{c: s.get(c) for c in cols}, "limit": r.get("limit"), "categories": len(s.get("run") or [])}
+    return out
+
 # %% ../nbs/12_experiments.ipynb #18eb95bf
 def heldout_bits(run_dir, K: int) -> tuple[str, str] | None:
     "Iteration K's held-out items as `(digest of their ids, '1'/'0' per item in id order)`; None if missing or not 0/1."
@@ -198,6 +213,8 @@ def cell_record(cell: Cell) -> dict:
     rec["params"], rec["warmstart_cpu_s"] = ws.get("params"), ws.get("cpu_seconds")
     rec["vs_warm_start"] = [m.get("vs_warm_start") for m in its]   # paired flips on the held-out prompts
     rec["heldout_bits"] = [heldout_bits(run, K) for K in range(n + 1)]   # to pair two arms prompt by prompt
+    bench = [benchmark_scores(run, K) for K in range(n + 1)]
+    if any(bench): rec["benchmarks"] = bench   # only cells evaluated on BFCL / ACEBench (eval_benchmarks) carry the key
     rec["grpo_step_s"] = [((m.get("train") or {}).get("step_time_mean")) for m in its]
     trained = [m["train"] for m in its if m.get("train")]
     rec["device"] = (trained[0].get("device_name") or trained[0].get("device")) if trained else None   # what GRPO ran on
@@ -437,6 +454,28 @@ def noise_section(records, fig_dir) -> tuple[str, list[str]]:
 SECTIONS = {"iterative_vs_static": iterative_vs_static_section, "ablations": ablations_section,
             "scaling": scaling_section, "noise": noise_section, "scaling_qwen3": scaling_section}
 
+# %% ../nbs/12_experiments.ipynb #5090dae8
+def benchmarks_section(records) -> str:
+    "BFCL v3 / ACEBench tables per arm and model, mean ± std over seeds, for the records that carry them ('' if none)."
+    md = []
+    for b, (title, cols) in BENCH_COLUMNS.items():
+        have = [r for r in records if any(b in x for x in r.get("benchmarks") or [])]
+        if not have: continue
+        rows = []
+        for a in dict.fromkeys(r["arm"] for r in have):
+            rs = [r for r in have if r["arm"] == a]
+            for K in range(max(len(r["benchmarks"]) for r in rs)):
+                vals = [r["benchmarks"][K].get(b) for r in rs if K < len(r["benchmarks"]) and r["benchmarks"][K].get(b)]
+                if vals: rows.append([a, "Original" if K == 0 else f"iter {K}"] + [fmt(spread([v.get(c) for v in vals])) for c in cols])
+        sizes = Counter((x[b].get("limit"), x[b].get("categories")) for r in have for x in r["benchmarks"] if x.get(b))
+        how = "; ".join(f"{'all items' if not lim else f'the first {lim} item' + 's' * (lim > 1)} of {k} categor{'y' if k == 1 else 'ies'} ({m} model{'s' * (m > 1)})"
+                        for (lim, k), m in sizes.most_common())
+        md += [f"{title} (%, its leaderboard columns from the categories run: {how}), mean ± std [95% interval] over seeds:", "",
+               _table(["arm", "model"] + cols, rows), ""]
+    if md: md += ["A model that never writes a call scores 100% on Irrelevance (and so above zero Overall): "
+                  "`bench/student_benchmarks.py` measures a student against such a predictor.", ""]
+    return "\n".join(md)
+
 # %% ../nbs/12_experiments.ipynb #90f2a37c
 def _cells_on_disk(name: str, root) -> list[Cell]:
     "The cells of every scale of `name` that have a run folder under `root`."
@@ -498,7 +537,7 @@ def experiment_report(name: str, root="results/experiments", records: list[dict]
                *([("Further overrides (`--set`): " + ", ".join(f"`{x}` ({k} of {len(rs)} cells)" for x, k in further.items()) + "."), ""]
                  if further else []),
                "GRPO ran on: " + ", ".join(f"{d} ({k} cell{'s' * (k > 1)})" for d, k in ran_on.most_common()) + ".", "",
-               text, *(f"![{x}]({x})\n" for x in f2), took,
+               text, *filter(None, [benchmarks_section(rs)]), *(f"![{x}]({x})\n" for x in f2), took,
                (f"Not finished: {', '.join(missing)} — such a run contributes only the iterations it completed "
                 "(each table cell gives its n).\n" if missing else ""), _commands(rs), ""]
         figs += f2

@@ -66,5 +66,28 @@ def test_loop_evaluation_stage_reads_the_run_folder(tmp_path):
     cfg = load_config("cpu-tiny", ["eval_benchmarks=synthetic", "eval_limit=2", "max_completion_length=8"])
     res = evaluate_stage(cfg, run, 0, progress=False)  # (bfcl and acebench go through the same `evaluate`, tested above)
     assert set(res) == {"synthetic"}
-    assert json.loads((run/"iter_0"/"eval.json").read_text())["n"] == 2
+    assert json.loads((run/"iter_0"/"eval.json").read_text())["n"] == 4   # eval_limit is for BFCL / ACEBench: the held-out split stays whole
     with pytest.raises(Exception, match="no model to evaluate"): evaluate_stage(cfg, run, 1)
+
+
+def test_bfcl_in_the_loop_evaluation_reaches_the_experiment_tables(tmp_path):
+    "eval_benchmarks=synthetic,bfcl with eval_limit=1: BFCL gets one item per category, the held-out split stays whole, and the cell's record and report table carry BFCL's columns."
+    import torch; torch.set_num_threads(1)
+    from looptool_nb.core import load_config
+    from looptool_nb.student import load_student
+    from looptool_nb.evaluate import evaluate_stage, BFCL_CATEGORIES
+    from looptool_nb.experiments import Cell, cell_record, benchmarks_section
+    run = tmp_path/"run"; heldout(run)
+    model, tok = load_student("tiny-1m", load_config("cpu-tiny"))
+    model.save_pretrained(run/"warmstart"); tok.save_pretrained(run/"warmstart")
+    cfg = load_config("cpu-tiny", ["eval_benchmarks=synthetic,bfcl", "eval_limit=1", "max_completion_length=8"])
+    res = evaluate_stage(cfg, run, 0, progress=False)
+    assert set(res) == {"synthetic", "bfcl"}
+    assert json.loads((run/"iter_0"/"eval.json").read_text())["n"] == 4
+    b = json.loads((run/"iter_0"/"bfcl.json").read_text())
+    assert b["limit"] == 1 and sorted(b["categories"]) == sorted(BFCL_CATEGORIES)
+    assert all(v["total_count"] == 1 for v in b["categories"].values())
+    rec = cell_record(Cell("scaling", "demo", "tiny-1m", 0, "cpu-tiny", (), str(run)))
+    assert rec["benchmarks"][0]["bfcl"]["categories"] == 17 and "acebench" not in rec["benchmarks"][0]
+    md = benchmarks_section([rec])
+    assert "| tiny-1m | Original |" in md and "the first 1 item of 17 categories (1 model)" in md, md

@@ -1,0 +1,107 @@
+"""Can a student score on BFCL v3 and ACEBench? Each model against a predictor that never calls a tool.
+
+Issue 7 asks for BFCL/ACEBench columns in the experiments "where a student can score". This script answers that
+question with the real harness (`looptool_nb.evaluate`: BFCL's own checkers, ACEBench's scoring): it runs the first
+`--limit` entries of every BFCL category (17, multi-turn included, `--mt-limit` for the four multi-turn ones) and of
+every ACEBench normal and special category for each model, and for a **never-calls** predictor that answers every
+prompt with a plain-text refusal. A student scores only where it beats that predictor: it gets BFCL's irrelevance
+categories right by writing no call, so that a model which cannot write a call at all looks perfect there.
+
+Models are `NAME=MODEL[@PRESET]` (a run's `warmstart` or `iter_K/checkpoint` folder, a ladder name, ...; the preset
+gives decoding settings, default cpu-tiny). Writes `OUT/NAME/bfcl.json`, `OUT/NAME/acebench.json` (per-item outputs
+under them) and `OUT/summary.md`; BFCL categories already scored with the same settings are read back, not rerun.
+Usage: python bench/student_benchmarks.py [--model NAME=MODEL[@PRESET] ...] [--limit 10] [--mt-limit 3] [--ace-limit 10]
+                                          [--out results/calibration/student_benchmarks] [--threads 2]
+With no --model: the untrained cpu-tiny student (`tiny-1m`), a plumbing run."""
+import argparse, json, os, sys, time
+from pathlib import Path
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch
+from looptool_nb.core import load_config
+from looptool_nb.evaluate import (BFCL_CATEGORIES, MULTI_TURN, eval_bfcl, eval_acebench, model_predictor, ace_data_dir)
+
+ACE = Path(__file__).resolve().parents[2]/"shared"/"benchmarks"/"acebench"
+REFUSAL = "Sorry, I cannot help with that."
+BFCL_COLS = ["overall", "non_live_ast", "live", "multi_turn", "relevance", "irrelevance"]
+ACE_COLS = ["normal", "special", "summary"]
+
+
+def never_calls(prompts, keys):
+    "The baseline predictor: a plain-text refusal to every prompt, never a call."
+    return [REFUSAL] * len(prompts)
+
+
+def run_one(name: str, predict, out: Path, limit: int, mt_limit: int, ace_limit: int, ace_dir) -> dict:
+    "BFCL (single-turn at `limit`, multi-turn at `mt_limit`) and ACEBench (at `ace_limit`) for one predictor."
+    t = time.time()
+    single = [c for c in BFCL_CATEGORIES if c not in MULTI_TURN]
+    ident = {"model": name}
+    b1 = eval_bfcl(predict, single, limit, out/"single", ident, progress=False)
+    b2 = eval_bfcl(predict, MULTI_TURN, mt_limit, out/"multi", ident, progress=False) if mt_limit else {"categories": {}}
+    from looptool_nb.evaluate import bfcl_summary
+    per = {**b1["categories"], **b2["categories"]}
+    bfcl = {"limit": limit, "mt_limit": mt_limit, "categories": per, "summary": bfcl_summary(per)}
+    ace = eval_acebench(predict, None, ace_limit, ace_dir, out, ident, progress=False)
+    res = {"name": name, "bfcl": bfcl, "acebench": {"limit": ace_limit, "categories": ace["categories"], "summary": ace["summary"]},
+           "seconds": round(time.time() - t, 1)}
+    (out/"scores.json").write_text(json.dumps(res, indent=1))
+    return res
+
+
+def table(results: list[dict]) -> str:
+    pct = lambda x: "—" if x is None else f"{100 * x:.1f}"
+    head = ["model"] + [f"BFCL {c}" for c in BFCL_COLS] + [f"ACEBench {c}" for c in ACE_COLS] + ["seconds"]
+    rows = [[r["name"]] + [pct(r["bfcl"]["summary"].get(c)) for c in BFCL_COLS]
+            + [pct(r["acebench"]["summary"].get(c)) for c in ACE_COLS] + [str(r["seconds"])] for r in results]
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(x) + " |" for x in rows])
+
+
+def beats(results: list[dict]) -> list[str]:
+    "Per model, the categories where it gets more entries right than the never-calls predictor."
+    base = next(r for r in results if r["name"] == "never-calls")
+    out = []
+    for r in results:
+        if r is base: continue
+        wins = []
+        for bench in ("bfcl", "acebench"):
+            for c, v in r[bench]["categories"].items():
+                b = base[bench]["categories"].get(c, {})
+                k, kb = v.get("correct_count", round(v["accuracy"] * v["total_count"])), b.get("correct_count", round(b.get("accuracy", 0) * b.get("total_count", 0)))
+                if k > kb: wins.append(f"{c} {k}/{v['total_count']} (never-calls {kb})")
+        out.append(f"- `{r['name']}`: " + ("; ".join(wins) if wins else "nowhere"))
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", action="append", default=[], metavar="NAME=MODEL[@PRESET]")
+    p.add_argument("--limit", type=int, default=10); p.add_argument("--mt-limit", type=int, default=3)
+    p.add_argument("--ace-limit", type=int, default=10); p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="results/calibration/student_benchmarks")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    models = a.model or ["tiny-1m-untrained=tiny-1m@cpu-tiny"]
+    ace_dir = ace_data_dir(ACE if ACE.exists() else None)
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    results = [run_one("never-calls", never_calls, out/"never-calls", a.limit, a.mt_limit, a.ace_limit, ace_dir)]
+    for m in models:
+        if "=" not in m: raise SystemExit(f"--model wants NAME=MODEL[@PRESET], got {m!r}")
+        name, spec = m.split("=", 1)
+        model, preset = spec.rsplit("@", 1) if "@" in spec else (spec, "cpu-tiny")
+        cfg = load_config(preset)
+        results.append(run_one(name, model_predictor(model, cfg), out/name, a.limit, a.mt_limit, a.ace_limit, ace_dir))
+        print(f"{name}: {results[-1]['seconds']} s", flush=True)
+    md = ["# Can a student score on BFCL v3 and ACEBench?", "",
+          f"The first {a.limit} entries of each BFCL single-turn category, {a.mt_limit} of each multi-turn one, and "
+          f"{a.ace_limit} of each ACEBench normal and special category (the agent group is not built). Percent; BFCL's "
+          "leaderboard columns are composed by its own helpers from the categories run. `never-calls` answers every "
+          f"prompt with \"{REFUSAL}\".", "", table(results), "",
+          "Categories where a model gets more entries right than never-calls:", "", *beats(results), "",
+          f"Command: `python bench/student_benchmarks.py {' '.join(sys.argv[1:] if argv is None else argv)}`", ""]
+    (out/"summary.md").write_text("\n".join(md))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
