@@ -12,7 +12,7 @@ gives decoding settings, default cpu-tiny). Writes `OUT/NAME/bfcl.json`, `OUT/NA
 under them) and `OUT/summary.md`; BFCL categories already scored with the same settings are read back, not rerun.
 Usage: python bench/student_benchmarks.py [--model NAME=MODEL[@PRESET] ...] [--limit 10] [--mt-limit 3] [--ace-limit 10]
                                           [--out results/calibration/student_benchmarks] [--threads 2]
-With no --model: the untrained cpu-tiny student (`tiny-1m`), a plumbing run."""
+With no --model: the untrained cpu-tiny student (`tiny-1m`), a plumbing run, into a temporary folder."""
 import argparse, json, os, sys, time
 from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -77,11 +77,14 @@ def main(argv=None) -> int:
     p.add_argument("--model", action="append", default=[], metavar="NAME=MODEL[@PRESET]")
     p.add_argument("--limit", type=int, default=10); p.add_argument("--mt-limit", type=int, default=3)
     p.add_argument("--ace-limit", type=int, default=10); p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default="results/calibration/student_benchmarks")
+    p.add_argument("--out", default=None, help="default results/calibration/student_benchmarks (a temporary folder without --model)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     models = a.model or ["tiny-1m-untrained=tiny-1m@cpu-tiny"]
     ace_dir = ace_data_dir(ACE if ACE.exists() else None)
+    if a.out is None:   # the plumbing run (`make bench`) must not overwrite a measurement
+        import tempfile
+        a.out = "results/calibration/student_benchmarks" if a.model else tempfile.mkdtemp(prefix="student_benchmarks_")
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     results = [run_one("never-calls", never_calls, out/"never-calls", a.limit, a.mt_limit, a.ace_limit, ace_dir)]
     for m in models:

@@ -128,3 +128,19 @@ def test_cpu_decode_floor_prints_both_floors():
     for s in ["= prompt pass", "per-sample generate loop:", "at best", "decoding attention: ", "SDPA, additive mask",
               "matmul + softmax by hand", "one core reading memory"]:
         assert s in r.stdout, (s, r.stdout)
+
+
+def test_student_benchmarks_runs_a_model_against_the_never_calls_predictor(tmp_path):
+    "bench/student_benchmarks.py on one item per category: the never-calls row gets BFCL irrelevance right and nothing called."
+    import json, os, subprocess
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    r = subprocess.run([sys.executable, str(bench / "student_benchmarks.py"), "--limit", "1", "--mt-limit", "0", "--ace-limit", "1",
+                        "--threads", "1", "--out", str(tmp_path)], env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    md = (tmp_path / "summary.md").read_text()
+    never = next(l for l in md.splitlines() if l.startswith("| never-calls |")).split(" | ")
+    assert never[6] == "100.0" and never[2] == "0.0", never          # irrelevance right by not calling; non-live AST none
+    assert "- `tiny-1m-untrained`: " in md
+    s = json.loads((tmp_path / "tiny-1m-untrained" / "scores.json").read_text())
+    assert s["bfcl"]["limit"] == 1 and all(v["total_count"] == 1 for v in s["bfcl"]["categories"].values())
