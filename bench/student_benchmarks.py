@@ -9,7 +9,7 @@ categories right by writing no call, so that a model which cannot write a call a
 
 Models are `NAME=MODEL[@PRESET]` (a run's `warmstart` or `iter_K/checkpoint` folder, a ladder name, ...; the preset
 gives decoding settings, default cpu-tiny). Writes `OUT/NAME/bfcl.json`, `OUT/NAME/acebench.json` (per-item outputs
-under them) and `OUT/summary.md`; BFCL categories already scored with the same settings are read back, not rerun.
+under them) and `OUT/summary.md`; a model (or BFCL category) already scored with the same limits is read back, not rerun.
 Usage: python bench/student_benchmarks.py [--model NAME=MODEL[@PRESET] ...] [--limit 10] [--mt-limit 3] [--ace-limit 10]
                                           [--out results/calibration/student_benchmarks] [--threads 2]
 With no --model: the untrained cpu-tiny student (`tiny-1m`), a plumbing run, into a temporary folder."""
@@ -31,8 +31,20 @@ def never_calls(prompts, keys):
     return [REFUSAL] * len(prompts)
 
 
+def lazy_predictor(model: str, cfg):
+    "`model_predictor(model, cfg)`, loaded on its first call: a model read back from its scores.json is never loaded."
+    loaded = []
+    def predict(prompts, keys):
+        if not loaded: loaded.append(model_predictor(model, cfg))
+        return loaded[0](prompts, keys)
+    return predict
+
+
 def run_one(name: str, predict, out: Path, limit: int, mt_limit: int, ace_limit: int, ace_dir) -> dict:
     "BFCL (single-turn at `limit`, multi-turn at `mt_limit`) and ACEBench (at `ace_limit`) for one predictor."
+    try: done = json.loads((out/"scores.json").read_text())   # scored before with the same limits: read back
+    except (OSError, ValueError): done = None
+    if done and (done["bfcl"]["limit"], done["bfcl"]["mt_limit"], done["acebench"]["limit"]) == (limit, mt_limit, ace_limit): return done
     t = time.time()
     single = [c for c in BFCL_CATEGORIES if c not in MULTI_TURN]
     ident = {"model": name}
@@ -92,7 +104,7 @@ def main(argv=None) -> int:
         name, spec = m.split("=", 1)
         model, preset = spec.rsplit("@", 1) if "@" in spec else (spec, "cpu-tiny")
         cfg = load_config(preset)
-        results.append(run_one(name, model_predictor(model, cfg), out/name, a.limit, a.mt_limit, a.ace_limit, ace_dir))
+        results.append(run_one(name, lazy_predictor(model, cfg), out/name, a.limit, a.mt_limit, a.ace_limit, ace_dir))
         print(f"{name}: {results[-1]['seconds']} s", flush=True)
     md = ["# Can a student score on BFCL v3 and ACEBench?", "",
           f"The first {a.limit} entries of each BFCL single-turn category, {a.mt_limit} of each multi-turn one, and "
