@@ -62,9 +62,9 @@ def run_one(name: str, predict, out: Path, limit: int, mt_limit: int, ace_limit:
 
 def table(results: list[dict]) -> str:
     pct = lambda x: "—" if x is None else f"{100 * x:.1f}"
-    head = ["model"] + [f"BFCL {c}" for c in BFCL_COLS] + [f"ACEBench {c}" for c in ACE_COLS] + ["seconds"]
+    head = ["model"] + [f"BFCL {c}" for c in BFCL_COLS] + [f"ACEBench {c}" for c in ACE_COLS]
     rows = [[r["name"]] + [pct(r["bfcl"]["summary"].get(c)) for c in BFCL_COLS]
-            + [pct(r["acebench"]["summary"].get(c)) for c in ACE_COLS] + [str(r["seconds"])] for r in results]
+            + [pct(r["acebench"]["summary"].get(c)) for c in ACE_COLS] for r in results]
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(x) + " |" for x in rows])
 
 
@@ -107,7 +107,9 @@ def main(argv=None) -> int:
         results.append(run_one(name, lazy_predictor(model, cfg), out/name, a.limit, a.mt_limit, a.ace_limit, ace_dir))
         print(f"{name}: {results[-1]['seconds']} s", flush=True)
     md = ["# Can a student score on BFCL v3 and ACEBench?", "",
-          f"The first {a.limit} entries of each BFCL single-turn category, {a.mt_limit} of each multi-turn one, and "
+          f"The first {a.limit} entries of each BFCL single-turn category, "
+          + (f"{a.mt_limit} of each multi-turn one, " if a.mt_limit else "not the multi-turn ones (`--mt-limit 0`: they count 0 in "
+             "Multi-Turn and Overall, as BFCL's own aggregation counts a category not run), ") + "and "
           f"{a.ace_limit} of each ACEBench normal and special category (the agent group is not built). Percent; BFCL's "
           "leaderboard columns are composed by its own helpers from the categories run. `never-calls` answers every "
           f"prompt with \"{REFUSAL}\".", "", table(results), "",
