@@ -146,6 +146,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'looptool_nb.evaluate.bfcl_tools': ('evaluate.html#bfcl_tools', 'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.bfcl_wrong_output': ( 'evaluate.html#bfcl_wrong_output',
                                                                                   'looptool_nb/evaluate.py'),
+                                      'looptool_nb.evaluate.check_eval_settings': ( 'evaluate.html#check_eval_settings',
+                                                                                    'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.eval_acebench': ('evaluate.html#eval_acebench', 'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.eval_bfcl': ('evaluate.html#eval_bfcl', 'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.eval_main': ('evaluate.html#eval_main', 'looptool_nb/evaluate.py'),

@@ -334,6 +334,7 @@ class Config:
     # -- evaluation
     eval_benchmarks: str = "synthetic"
     eval_limit: int = 0   # BFCL / ACEBench: first N items per category (0: all); the held-out split is always whole
+    eval_bfcl_categories: str = "all"   # BFCL categories the evaluation runs: names or groups (all, single_turn, multi_turn, live, non_live), comma-separated
     eval_backend: Literal["auto", "transformers", "vllm"] = "auto"   # evaluation inference (auto: vllm where it imports and a GPU is there)
 
     def to_dict(self) -> dict: return dataclasses.asdict(self)

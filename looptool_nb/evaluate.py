@@ -25,7 +25,7 @@ __all__ = ['Predictor', 'BFCL_PIN', 'NON_LIVE', 'LIVE', 'MULTI_TURN', 'SINGLE_TU
            'ace_tools', 'ace_dialogue', 'ace_messages', 'ace_values_equal', 'ace_check_normal', 'ace_check_special',
            'ace_oracle_output', 'ace_score', 'ace_summary', 'expand_ace_categories', 'eval_acebench', 'eval_synthetic',
            'synthetic_samples', 'pick_eval_backend', 'vllm_model', 'vllm_predictor', 'model_predictor', 'evaluate',
-           'eval_main', 'evaluate_stage']
+           'eval_main', 'check_eval_settings', 'evaluate_stage']
 
 # %% ../nbs/09_evaluate.ipynb #3e36dbc6
 Predictor = Callable[[list, list], list]  # (prompts: list[list[dict]], keys: list[str]) -> list[str]
@@ -841,13 +841,22 @@ def eval_main(argv: list[str]) -> int:
     return 0
 
 # %% ../nbs/09_evaluate.ipynb #033157ff
+def check_eval_settings(cfg) -> tuple[list[str], list[str]]:
+    "The benchmarks and BFCL categories `cfg` names for the loop's evaluation; a one-line error for a bad name or missing data."
+    benches = [b.strip() for b in cfg.eval_benchmarks.split(",") if b.strip()]
+    if not benches: raise ConfigError("eval_benchmarks is empty (choose from synthetic, bfcl, acebench)")
+    if bad := [b for b in benches if b not in ("synthetic", "bfcl", "acebench")]:
+        raise ConfigError(f"eval_benchmarks: unknown benchmark {', '.join(bad)} (choose from synthetic, bfcl, acebench)")
+    cats = expand_bfcl_categories([c.strip() for c in cfg.eval_bfcl_categories.split(",") if c.strip()] or None)
+    if "acebench" in benches: ace_data_dir()   # its data is not on PyPI: say so before a run starts, not after its warm start
+    return benches, cats
+
 def evaluate_stage(cfg, run_dir, iteration: int, progress: bool = True) -> dict:
     "Evaluate iteration `iteration` of a run (its warm start for 0) on `cfg.eval_benchmarks`; results by benchmark."
     run = Path(run_dir); out = run/f"iter_{iteration}"
     model = run/"warmstart" if iteration == 0 else out/"checkpoint"
     if not model.exists(): raise DataError(f"no model to evaluate at {model}")
-    benches = [b.strip() for b in cfg.eval_benchmarks.split(",") if b.strip()]
-    if not benches: raise ConfigError("eval_benchmarks is empty (choose from synthetic, bfcl, acebench)")
+    benches, cats = check_eval_settings(cfg)
     predict = model_predictor(str(model), cfg)
-    return {b: evaluate(str(model), b, cfg, None, 0 if b == "synthetic" else cfg.eval_limit, out, run if b == "synthetic" else None,
-                        predict=predict, progress=progress) for b in benches}   # the held-out split always whole
+    return {b: evaluate(str(model), b, cfg, cats if b == "bfcl" else None, 0 if b == "synthetic" else cfg.eval_limit, out,
+                        run if b == "synthetic" else None, predict=predict, progress=progress) for b in benches}   # the held-out split always whole

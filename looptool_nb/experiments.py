@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, load_config, mcnemar_p, paired_flips,
                                read_samples, write_samples)
+from .evaluate import check_eval_settings
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'BENCH_COLUMNS',
@@ -112,7 +113,7 @@ def grid(name: str, scale: str = "reduced", seeds=None, root="results/experiment
             sets = tuple(_scale_sets(scale) + list(extra) + list(e.arms[arm]) + [f"seed={s}", f"iterations={e.iterations}"])
             out.append(Cell(name, scale, arm, int(s), e.preset(arm), sets, str(Path(root)/name/scale/arm/f"seed_{s}")))
     if extra:   # a bad key or value fails here, before any cell runs, not in the first cell's run
-        for c in {c.preset: c for c in out}.values(): load_config(c.preset, list(c.sets))
+        for c in {c.preset: c for c in out}.values(): check_eval_settings(load_config(c.preset, list(c.sets)))
     return out
 
 # %% ../nbs/12_experiments.ipynb #485fef04

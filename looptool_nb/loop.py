@@ -87,7 +87,7 @@ class RunError(ConfigError):
 IDENTITY_EXCLUDES = ("iterations",)
 # Config keys added after run folders existed: left out of a run's identity while they hold their default, so that a
 # folder made before the key existed keeps its config_hash and can still be continued (add each new key here)
-IDENTITY_LATER_KEYS = ("hppl_share", "no_call_share", "decode_token_budget")
+IDENTITY_LATER_KEYS = ("hppl_share", "no_call_share", "decode_token_budget", "eval_bfcl_categories")
 
 def run_identity(cfg: Config) -> dict:
     "The settings that define a run folder: the whole config but `iterations` (and later keys at their default)."
@@ -745,6 +745,8 @@ def run_loop(preset: str = "cpu-tiny", sets: list[str] = (), run_dir=None, itera
     missing = sorted({s.notebook for s in stages if not (nbs/s.notebook).exists()})
     if missing: raise RunError(f"stage notebooks not found in {nbs}: {', '.join(missing)} (pass --nbs DIR)")
     check_runnable(nbs, stages, full_notebooks)
+    from looptool_nb.evaluate import check_eval_settings
+    check_eval_settings(cfg)   # a bad benchmark or category, or missing ACEBench data: refused before the first stage
     lock = _lock(run)
     try:
         _wait_orphan_kernel(run)

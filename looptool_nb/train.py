@@ -148,7 +148,8 @@ def grpo(model, tok, samples: list[Sample], cfg: Config, out_dir, save: bool = T
     return model, summary
 
 # %% ../nbs/04_train.ipynb #82f223a9
-GRPO_CACHE_IGNORED_KEYS = ("ablation", "iterations", "hppl_share", "no_call_share")  # read only where D_{j+1} is composed
+# read only where D_{j+1} is composed (the first four) or by the evaluation stage (the rest)
+GRPO_CACHE_IGNORED_KEYS = ("ablation", "iterations", "hppl_share", "no_call_share", "eval_benchmarks", "eval_limit", "eval_bfcl_categories", "eval_backend")
 
 def grpo_cache_on() -> bool:
     "Whether `train_stage` keeps and reuses GRPO results: yes unless `$LOOPTOOL_GRPO_CACHE` is 0 or several processes train."

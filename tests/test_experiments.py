@@ -169,6 +169,8 @@ def test_set_overrides_reach_every_cell_and_the_report(tmp_path, capsys):
     for argv, says in [(["--only", "ablations", "--set", "ablation=no_edde"], "--set ablation: experiment ablations sets that key itself"),
                        (["--only", "ablations", "--set", "probe_batch=4"], "unknown key 'probe_batch'"),
                        (["--set", "budget=8"], "--set applies to the loop grids, not to noise_jglv"),
+                       (["--only", "ablations", "--set", "eval_benchmarks=synthetic,bfc"], "eval_benchmarks: unknown benchmark bfc"),
+                       (["--only", "ablations", "--set", "eval_bfcl_categories=simpel"], "unknown BFCL categories ['simpel']"),
                        (["--only", "scaling", "--preset", "cpu-smol"], "--preset cpu-smol: each arm of an experiment names its own preset")]:
         assert X.experiments_main(argv + ["--root", str(tmp_path / "other")]) == 2
         err = capsys.readouterr().err

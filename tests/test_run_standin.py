@@ -156,3 +156,13 @@ def test_every_real_stage_notebook_is_runnable_by_the_loop():
     no name defined only by the notebook's earlier (demo) cells: looptool run executes just that section."""
     from looptool_nb.loop import check_runnable, default_nbs_dir
     check_runnable(default_nbs_dir())
+
+
+def test_bad_evaluation_settings_are_refused_before_the_first_stage(tmp_path, nbs):
+    "A typo in eval_benchmarks or eval_bfcl_categories used to surface at the first evaluation, after the seed stage and the warm start."
+    for s, says in [("eval_benchmarks=synthetic,bfc", "eval_benchmarks: unknown benchmark bfc"),
+                    ("eval_bfcl_categories=simple,multi_turn_bas", "unknown BFCL categories ['multi_turn_bas']")]:
+        run = tmp_path/s.split("=")[0]
+        r = looptool(*run_args(run, nbs, s))
+        assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not run.exists() or not any(run.iterdir())   # nothing written
