@@ -9,7 +9,8 @@ categories right by writing no call, so that a model which cannot write a call a
 
 Models are `NAME=MODEL[@PRESET]` (a run's `warmstart` or `iter_K/checkpoint` folder, a ladder name, ...; the preset
 gives decoding settings, default cpu-tiny). Writes `OUT/NAME/bfcl.json`, `OUT/NAME/acebench.json` (per-item outputs
-under them) and `OUT/summary.md`; a model (or BFCL category) already scored with the same limits is read back, not rerun.
+under them) and `OUT/summary.md`; a model (or BFCL category) already scored with the same limits is read back, not rerun
+(NAME is what identifies it: give another model another name).
 Usage: python bench/student_benchmarks.py [--model NAME=MODEL[@PRESET] ...] [--limit 10] [--mt-limit 3] [--ace-limit 10]
                                           [--out results/calibration/student_benchmarks] [--threads 2]
 With no --model: the untrained cpu-tiny student (`tiny-1m`), a plumbing run, into a temporary folder."""
@@ -17,8 +18,9 @@ import argparse, json, os, sys, time
 from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
-from looptool_nb.core import load_config
-from looptool_nb.evaluate import (BFCL_CATEGORIES, MULTI_TURN, eval_bfcl, eval_acebench, model_predictor, ace_data_dir)
+from looptool_nb.core import atomic_write_json, load_config
+from looptool_nb.evaluate import (BFCL_CATEGORIES, MULTI_TURN, ace_data_dir, bfcl_summary, eval_acebench, eval_bfcl,
+                                  model_predictor)
 
 ACE = Path(__file__).resolve().parents[2]/"shared"/"benchmarks"/"acebench"
 REFUSAL = "Sorry, I cannot help with that."
@@ -50,13 +52,12 @@ def run_one(name: str, predict, out: Path, limit: int, mt_limit: int, ace_limit:
     ident = {"model": name}
     b1 = eval_bfcl(predict, single, limit, out/"single", ident, progress=False)
     b2 = eval_bfcl(predict, MULTI_TURN, mt_limit, out/"multi", ident, progress=False) if mt_limit else {"categories": {}}
-    from looptool_nb.evaluate import bfcl_summary
     per = {**b1["categories"], **b2["categories"]}
     bfcl = {"limit": limit, "mt_limit": mt_limit, "categories": per, "summary": bfcl_summary(per)}
     ace = eval_acebench(predict, None, ace_limit, ace_dir, out, ident, progress=False)
     res = {"name": name, "bfcl": bfcl, "acebench": {"limit": ace_limit, "categories": ace["categories"], "summary": ace["summary"]},
            "seconds": round(time.time() - t, 1)}
-    (out/"scores.json").write_text(json.dumps(res, indent=1))
+    atomic_write_json(out/"scores.json", res)
     return res
 
 
