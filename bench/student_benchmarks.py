@@ -19,8 +19,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from looptool_nb.core import atomic_write_json, load_config
-from looptool_nb.evaluate import (BFCL_CATEGORIES, MULTI_TURN, ace_data_dir, bfcl_summary, eval_acebench, eval_bfcl,
+from looptool_nb.evaluate import (MULTI_TURN, SINGLE_TURN, ace_data_dir, bfcl_summary, eval_acebench, eval_bfcl,
                                   model_predictor)
+from looptool_nb.report import _table
 
 ACE = Path(__file__).resolve().parents[2]/"shared"/"benchmarks"/"acebench"
 REFUSAL = "Sorry, I cannot help with that."
@@ -48,9 +49,8 @@ def run_one(name: str, predict, out: Path, limit: int, mt_limit: int, ace_limit:
     except (OSError, ValueError): done = None
     if done and (done["bfcl"]["limit"], done["bfcl"]["mt_limit"], done["acebench"]["limit"]) == (limit, mt_limit, ace_limit): return done
     t = time.time()
-    single = [c for c in BFCL_CATEGORIES if c not in MULTI_TURN]
     ident = {"model": name}
-    b1 = eval_bfcl(predict, single, limit, out/"single", ident, progress=False)
+    b1 = eval_bfcl(predict, SINGLE_TURN, limit, out/"single", ident, progress=False)
     b2 = eval_bfcl(predict, MULTI_TURN, mt_limit, out/"multi", ident, progress=False) if mt_limit else {"categories": {}}
     per = {**b1["categories"], **b2["categories"]}
     bfcl = {"limit": limit, "mt_limit": mt_limit, "categories": per, "summary": bfcl_summary(per)}
@@ -63,10 +63,9 @@ def run_one(name: str, predict, out: Path, limit: int, mt_limit: int, ace_limit:
 
 def table(results: list[dict]) -> str:
     pct = lambda x: "—" if x is None else f"{100 * x:.1f}"
-    head = ["model"] + [f"BFCL {c}" for c in BFCL_COLS] + [f"ACEBench {c}" for c in ACE_COLS]
-    rows = [[r["name"]] + [pct(r["bfcl"]["summary"].get(c)) for c in BFCL_COLS]
-            + [pct(r["acebench"]["summary"].get(c)) for c in ACE_COLS] for r in results]
-    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(x) + " |" for x in rows])
+    return _table(["model"] + [f"BFCL {c}" for c in BFCL_COLS] + [f"ACEBench {c}" for c in ACE_COLS],
+                  [[r["name"]] + [pct(r["bfcl"]["summary"].get(c)) for c in BFCL_COLS]
+                   + [pct(r["acebench"]["summary"].get(c)) for c in ACE_COLS] for r in results])
 
 
 def beats(results: list[dict]) -> list[str]:
@@ -78,8 +77,7 @@ def beats(results: list[dict]) -> list[str]:
         wins = []
         for bench in ("bfcl", "acebench"):
             for c, v in r[bench]["categories"].items():
-                b = base[bench]["categories"].get(c, {})
-                k, kb = v.get("correct_count", round(v["accuracy"] * v["total_count"])), b.get("correct_count", round(b.get("accuracy", 0) * b.get("total_count", 0)))
+                k, kb = v["correct_count"], base[bench]["categories"][c]["correct_count"]   # both scored the same categories
                 if k > kb: wins.append(f"{c} {k}/{v['total_count']} (never-calls {kb})")
         out.append(f"- `{r['name']}`: " + ("; ".join(wins) if wins else "nowhere"))
     return out

@@ -209,7 +209,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                          'looptool_nb.experiments._seed_split': ( 'experiments.html#_seed_split',
                                                                                   'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments._series': ('experiments.html#_series', 'looptool_nb/experiments.py'),
-                                         'looptool_nb.experiments._table': ('experiments.html#_table', 'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments.ablations_section': ( 'experiments.html#ablations_section',
                                                                                         'looptool_nb/experiments.py'),
                                          'looptool_nb.experiments.benchmark_scores': ( 'experiments.html#benchmark_scores',

@@ -17,8 +17,8 @@ from .core import (ConfigError, DataError, ParseError, report_progress, to_decod
 # %% auto #0
 __all__ = ['Predictor', 'BFCL_PIN', 'NON_LIVE', 'LIVE', 'MULTI_TURN', 'SINGLE_TURN', 'BFCL_CATEGORIES', 'BFCL_MODEL_NAME',
            'BFCL_UNSATISFIABLE', 'ACE_NORMAL', 'ACE_SPECIAL', 'ACE_AGENT', 'ACE_WEIGHTS', 'ACE_URL', 'ACE_GROUPS',
-           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'bfcl_model_config_standin', 'bfcl', 'bfcl_category',
-           'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
+           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'BENCHMARKS', 'bfcl_model_config_standin', 'bfcl',
+           'bfcl_category', 'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
            'bfcl_score_single', 'java_literal', 'js_literal', 'bfcl_oracle_output', 'bfcl_wrong_output',
            'bfcl_score_multi_turn', 'bfcl_run_multi_turn', 'python_call_to_json', 'bfcl_multi_turn_oracle',
            'bfcl_summary', 'expand_bfcl_categories', 'eval_bfcl', 'bfcl_oracle_predictor', 'ace_data_dir', 'ace_items',
@@ -786,10 +786,12 @@ def model_predictor(model: str, cfg, max_new_tokens: int | None = None, batch_si
     return predict
 
 # %% ../nbs/09_evaluate.ipynb #3b704976
+BENCHMARKS = ("bfcl", "acebench", "synthetic")
+
 def evaluate(model: str, bench: str, cfg, categories=None, limit: int = 0, out=None, data_dir=None,
              predict: Predictor | None = None, max_new_tokens: int | None = None, progress: bool = True) -> dict:
     "Evaluate `model` (or a given `predict`) on one benchmark; the results dict (also written under `out`)."
-    if bench not in ("bfcl", "acebench", "synthetic"): raise ConfigError(f"unknown benchmark {bench!r} (choose bfcl, acebench or synthetic)")
+    if bench not in BENCHMARKS: raise ConfigError(f"unknown benchmark {bench!r} (choose {', '.join(BENCHMARKS)})")
     if bench == "bfcl": expand_bfcl_categories(categories)
     if bench == "acebench": expand_ace_categories(categories); ace_data_dir(data_dir)
     samples = synthetic_samples(data_dir) if bench == "synthetic" else None
@@ -821,7 +823,7 @@ def eval_main(argv: list[str]) -> int:
     "`looptool eval`: evaluate a model on BFCL v3, ACEBench (English) or the synthetic held-out split."
     p = argparse.ArgumentParser(prog="looptool eval", description=eval_main.__doc__)
     p.add_argument("--model", required=True, help="a model folder, a tiny-ladder name, or a Hugging Face id")
-    p.add_argument("--bench", required=True, choices=["bfcl", "acebench", "synthetic"])
+    p.add_argument("--bench", required=True, choices=BENCHMARKS)
     p.add_argument("--categories", nargs="+", help="BFCL: category names or all/single_turn/multi_turn/live/non_live; "
                    "ACEBench: e.g. normal_atom_bool or all/normal/special")
     p.add_argument("--limit", type=int, default=None, help="first N items per category (default: the preset's eval_limit; 0 = all)")
@@ -844,9 +846,9 @@ def eval_main(argv: list[str]) -> int:
 def check_eval_settings(cfg) -> tuple[list[str], list[str]]:
     "The benchmarks and BFCL categories `cfg` names for the loop's evaluation; a one-line error for a bad name or missing data."
     benches = [b.strip() for b in cfg.eval_benchmarks.split(",") if b.strip()]
-    if not benches: raise ConfigError("eval_benchmarks is empty (choose from synthetic, bfcl, acebench)")
-    if bad := [b for b in benches if b not in ("synthetic", "bfcl", "acebench")]:
-        raise ConfigError(f"eval_benchmarks: unknown benchmark {', '.join(bad)} (choose from synthetic, bfcl, acebench)")
+    if not benches: raise ConfigError(f"eval_benchmarks is empty (choose from {', '.join(BENCHMARKS)})")
+    if bad := [b for b in benches if b not in BENCHMARKS]:
+        raise ConfigError(f"eval_benchmarks: unknown benchmark {', '.join(bad)} (choose from {', '.join(BENCHMARKS)})")
     cats = expand_bfcl_categories([c.strip() for c in cfg.eval_bfcl_categories.split(",") if c.strip()] or None)
     if "acebench" in benches: ace_data_dir()   # its data is not on PyPI: say so before a run starts, not after its warm start
     return benches, cats

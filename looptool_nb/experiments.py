@@ -247,7 +247,7 @@ def paired(a: dict, b: dict) -> dict:
     return {**s, "seeds": common, "excludes_zero": (s["lo"] is not None and (s["lo"] > 0 or s["hi"] < 0))}
 
 # %% ../nbs/12_experiments.ipynb #727b7c1a
-from .report import line_chart, grouped_bars, heatmap
+from .report import line_chart, grouped_bars, heatmap, _table
 
 def fmt(s: dict, pct: bool = True) -> str:
     "A spread as `mean ± std [lo, hi] (n=…)` (percent when `pct`)."
@@ -255,9 +255,6 @@ def fmt(s: dict, pct: bool = True) -> str:
     k, u = (100, "") if pct else (1, "")
     if s.get("std") is None: return f"{k*s['mean']:.1f}{u} (n={s['n']})"
     return f"{k*s['mean']:.1f} ± {k*s['std']:.1f} [{k*s['lo']:.1f}, {k*s['hi']:.1f}] (n={s['n']})"
-
-def _table(header, rows) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 def _by_arm(records, arm) -> list[dict]:
     "The records of `arm`; an unfinished run contributes the iterations it has completed (the others are None)."

@@ -127,7 +127,7 @@ def _f(v, pct: bool = True) -> str:
     return f"{100 * v:.2f}" if pct else (f"{v:.3g}" if isinstance(v, float) else str(v))
 
 def _table(header: list, rows: list) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows])
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 # %% ../nbs/11_report.ipynb #f15610be
 def bfcl_section(stages: list[dict], fig_dir: Path) -> tuple[str, list[str]]:
