@@ -16,13 +16,14 @@ from .core import (ConfigError, DataError, ParseError, report_progress, to_decod
 
 # %% auto #0
 __all__ = ['Predictor', 'BFCL_PIN', 'NON_LIVE', 'LIVE', 'MULTI_TURN', 'SINGLE_TURN', 'BFCL_CATEGORIES', 'BFCL_MODEL_NAME',
-           'BFCL_UNSATISFIABLE', 'ACE_NORMAL', 'ACE_SPECIAL', 'ACE_AGENT', 'ACE_WEIGHTS', 'ACE_URL', 'ACE_GROUPS',
-           'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'BENCHMARKS', 'bfcl_model_config_standin', 'bfcl',
-           'bfcl_category', 'bfcl_entries', 'bfcl_tools', 'bfcl_system', 'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec',
-           'bfcl_score_single', 'java_literal', 'js_literal', 'bfcl_oracle_output', 'bfcl_wrong_output',
-           'bfcl_score_multi_turn', 'bfcl_run_multi_turn', 'python_call_to_json', 'bfcl_multi_turn_oracle',
-           'bfcl_summary', 'expand_bfcl_categories', 'eval_bfcl', 'bfcl_oracle_predictor', 'ace_data_dir', 'ace_items',
-           'ace_tools', 'ace_dialogue', 'ace_messages', 'ace_values_equal', 'ace_check_normal', 'ace_check_special',
+           'BFCL_UNSATISFIABLE', 'BFCL_COLUMN_SOURCES', 'ACE_NORMAL', 'ACE_SPECIAL', 'ACE_AGENT', 'ACE_WEIGHTS',
+           'ACE_URL', 'ACE_GROUPS', 'ACE_CATEGORIES', 'ACE_NOTE', 'ACE_UNSATISFIABLE', 'BENCHMARKS',
+           'bfcl_model_config_standin', 'bfcl', 'bfcl_category', 'bfcl_entries', 'bfcl_tools', 'bfcl_system',
+           'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec', 'bfcl_score_single', 'java_literal', 'js_literal',
+           'bfcl_oracle_output', 'bfcl_wrong_output', 'bfcl_score_multi_turn', 'bfcl_run_multi_turn',
+           'python_call_to_json', 'bfcl_multi_turn_oracle', 'bfcl_summary', 'bfcl_columns_not_run',
+           'expand_bfcl_categories', 'eval_bfcl', 'bfcl_oracle_predictor', 'ace_data_dir', 'ace_items', 'ace_tools',
+           'ace_dialogue', 'ace_messages', 'ace_values_equal', 'ace_check_normal', 'ace_check_special',
            'ace_oracle_output', 'ace_score', 'ace_summary', 'expand_ace_categories', 'eval_acebench', 'eval_synthetic',
            'synthetic_samples', 'pick_eval_backend', 'vllm_model', 'vllm_predictor', 'model_predictor', 'evaluate',
            'eval_main', 'check_eval_settings', 'evaluate_stage']
@@ -404,6 +405,17 @@ def bfcl_summary(per_category: dict) -> dict:
             "irrelevance": B.unweighted([s("irrelevance"), s("live_irrelevance")])["accuracy"],
             "simple": simple["accuracy"], "run": [c for c in BFCL_CATEGORIES if c in per_category],
             "not_run": [c for c in BFCL_CATEGORIES if c not in per_category]}
+
+# the categories each leaderboard column is computed from: BFCL counts a category not run as 0, so a column none of
+# whose categories ran reads 0 in the summary, and tables should say "not run" instead
+BFCL_COLUMN_SOURCES = {"overall": BFCL_CATEGORIES, "non_live_ast": NON_LIVE[:-1], "non_live": NON_LIVE, "live": LIVE,
+                       "live_ast": LIVE[:4], "multi_turn": MULTI_TURN, "relevance": ["live_relevance"],
+                       "irrelevance": ["irrelevance", "live_irrelevance"], "simple": NON_LIVE[:3]}
+
+def bfcl_columns_not_run(summary: dict) -> list[str]:
+    "The leaderboard columns of a `bfcl_summary` none of whose categories were run."
+    ran = set(summary.get("run") or [])
+    return [c for c, cats in BFCL_COLUMN_SOURCES.items() if not ran & set(cats)]
 
 # %% ../nbs/09_evaluate.ipynb #498f0d7a
 def expand_bfcl_categories(cats: list[str] | None) -> list[str]:

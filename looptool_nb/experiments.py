@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, load_config, mcnemar_p, paired_flips,
                                read_samples, write_samples)
-from .evaluate import check_eval_settings
+from .evaluate import bfcl_columns_not_run, check_eval_settings
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'BENCH_COLUMNS',
@@ -178,7 +178,8 @@ def benchmark_scores(run_dir, K: int) -> dict:
         r = _json(Path(run_dir)/f"iter_{K}"/f"{b}.json")
         if not isinstance(r, dict) or not isinstance(r.get("summary"), dict): continue
         s = r["summary"]
-        out[b] = {**{c: s.get(c) for c in cols}, "limit": r.get("limit"), "categories": len(s.get("run") or [])}
+        gone = bfcl_columns_not_run(s) if b == "bfcl" and "run" in s else []   # BFCL reads them 0; they were not run
+        out[b] = {**{c: None if c in gone else s.get(c) for c in cols}, "limit": r.get("limit"), "categories": len(s.get("run") or [])}
     return out
 
 # %% ../nbs/12_experiments.ipynb #18eb95bf
@@ -470,7 +471,8 @@ def benchmarks_section(records) -> str:
                         for (lim, k), m in sizes.most_common())
         md += [f"{title} (%, its leaderboard columns from the categories run: {how}), mean ± std [95% interval] over seeds:", "",
                _table(["arm", "model"] + cols, rows), ""]
-    if md: md += ["A model that never writes a call scores 100% on Irrelevance (and so above zero Overall): "
+    if md: md += ["A dash is a column none of whose categories were run; BFCL's Overall counts such categories as 0. "
+                  "A model that never writes a call scores 100% on Irrelevance (and so above zero Overall): "
                   "`bench/student_benchmarks.py` measures a student against such a predictor.", ""]
     return "\n".join(md)
 
