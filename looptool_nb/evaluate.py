@@ -388,29 +388,29 @@ BFCL_UNSATISFIABLE = {
 }
 
 # %% ../nbs/09_evaluate.ipynb #59824704
-def bfcl_summary(per_category: dict) -> dict:
-    "The leaderboard columns (fractions) from `{category: {accuracy, total_count}}`."
-    B = bfcl()
-    s = lambda c: B.get_category_score({k: dict(v) for k, v in per_category.items()}, c)
-    simple = B.unweighted([s("simple"), s("java"), s("javascript")])
-    nl = [simple, s("multiple"), s("parallel"), s("parallel_multiple")]
-    non_live_ast, non_live = B.unweighted(nl), B.unweighted(nl + [s("irrelevance")], display_na_if_category_missing=False)
-    live = B.weighted([s(c) for c in LIVE], display_na_if_category_missing=False)
-    live_ast = B.weighted([s(c) for c in LIVE[:4]])
-    mt = B.unweighted([s(c) for c in MULTI_TURN], display_na_if_category_missing=False)
-    overall = B.unweighted([live, non_live, mt], display_na_if_category_missing=False)
-    return {"overall": overall["accuracy"], "non_live_ast": non_live_ast["accuracy"], "non_live": non_live["accuracy"],
-            "live": live["accuracy"], "live_ast": live_ast["accuracy"], "multi_turn": mt["accuracy"],
-            "relevance": s("live_relevance")["accuracy"],
-            "irrelevance": B.unweighted([s("irrelevance"), s("live_irrelevance")])["accuracy"],
-            "simple": simple["accuracy"], "run": [c for c in BFCL_CATEGORIES if c in per_category],
-            "not_run": [c for c in BFCL_CATEGORIES if c not in per_category]}
-
-# the categories each leaderboard column is computed from: BFCL counts a category not run as 0, so a column none of
-# whose categories ran reads 0 in the summary, and tables should say "not run" instead
+# the categories each leaderboard column is computed from (bfcl_summary composes them): BFCL counts a category not run
+# as 0, so a column none of whose categories ran reads 0 in the summary, and tables should say "not run" instead
 BFCL_COLUMN_SOURCES = {"overall": BFCL_CATEGORIES, "non_live_ast": NON_LIVE[:-1], "non_live": NON_LIVE, "live": LIVE,
                        "live_ast": LIVE[:4], "multi_turn": MULTI_TURN, "relevance": ["live_relevance"],
                        "irrelevance": ["irrelevance", "live_irrelevance"], "simple": NON_LIVE[:3]}
+
+def bfcl_summary(per_category: dict) -> dict:
+    "The leaderboard columns (fractions) from `{category: {accuracy, total_count}}`."
+    B, src = bfcl(), BFCL_COLUMN_SOURCES
+    s = lambda c: B.get_category_score({k: dict(v) for k, v in per_category.items()}, c)
+    simple = B.unweighted([s(c) for c in src["simple"]])
+    nl = [simple] + [s(c) for c in src["non_live_ast"] if c not in src["simple"]]
+    non_live_ast, non_live = B.unweighted(nl), B.unweighted(nl + [s("irrelevance")], display_na_if_category_missing=False)
+    live = B.weighted([s(c) for c in src["live"]], display_na_if_category_missing=False)
+    live_ast = B.weighted([s(c) for c in src["live_ast"]])
+    mt = B.unweighted([s(c) for c in src["multi_turn"]], display_na_if_category_missing=False)
+    overall = B.unweighted([live, non_live, mt], display_na_if_category_missing=False)
+    return {"overall": overall["accuracy"], "non_live_ast": non_live_ast["accuracy"], "non_live": non_live["accuracy"],
+            "live": live["accuracy"], "live_ast": live_ast["accuracy"], "multi_turn": mt["accuracy"],
+            "relevance": s(*src["relevance"])["accuracy"],
+            "irrelevance": B.unweighted([s(c) for c in src["irrelevance"]])["accuracy"],
+            "simple": simple["accuracy"], "run": [c for c in BFCL_CATEGORIES if c in per_category],
+            "not_run": [c for c in BFCL_CATEGORIES if c not in per_category]}
 
 def bfcl_columns_not_run(summary: dict) -> list[str]:
     "The leaderboard columns of a `bfcl_summary` none of whose categories were run."
