@@ -128,6 +128,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'looptool_nb.evaluate.bfcl_columns_not_run': ( 'evaluate.html#bfcl_columns_not_run',
                                                                                      'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.bfcl_entries': ('evaluate.html#bfcl_entries', 'looptool_nb/evaluate.py'),
+                                      'looptool_nb.evaluate.bfcl_measured': ('evaluate.html#bfcl_measured', 'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.bfcl_messages': ('evaluate.html#bfcl_messages', 'looptool_nb/evaluate.py'),
                                       'looptool_nb.evaluate.bfcl_model_config_standin': ( 'evaluate.html#bfcl_model_config_standin',
                                                                                           'looptool_nb/evaluate.py'),

@@ -21,7 +21,7 @@ __all__ = ['Predictor', 'BFCL_PIN', 'NON_LIVE', 'LIVE', 'MULTI_TURN', 'SINGLE_TU
            'bfcl_model_config_standin', 'bfcl', 'bfcl_category', 'bfcl_entries', 'bfcl_tools', 'bfcl_system',
            'bfcl_messages', 'to_bfcl_ast', 'to_bfcl_exec', 'bfcl_score_single', 'java_literal', 'js_literal',
            'bfcl_oracle_output', 'bfcl_wrong_output', 'bfcl_score_multi_turn', 'bfcl_run_multi_turn',
-           'python_call_to_json', 'bfcl_multi_turn_oracle', 'bfcl_summary', 'bfcl_columns_not_run',
+           'python_call_to_json', 'bfcl_multi_turn_oracle', 'bfcl_summary', 'bfcl_columns_not_run', 'bfcl_measured',
            'expand_bfcl_categories', 'eval_bfcl', 'bfcl_oracle_predictor', 'ace_data_dir', 'ace_items', 'ace_tools',
            'ace_dialogue', 'ace_messages', 'ace_values_equal', 'ace_check_normal', 'ace_check_special',
            'ace_oracle_output', 'ace_score', 'ace_summary', 'expand_ace_categories', 'eval_acebench', 'eval_synthetic',
@@ -416,6 +416,11 @@ def bfcl_columns_not_run(summary: dict) -> list[str]:
     "The leaderboard columns of a `bfcl_summary` none of whose categories were run."
     ran = set(summary.get("run") or [])
     return [c for c, cats in BFCL_COLUMN_SOURCES.items() if not ran & set(cats)]
+
+def bfcl_measured(summary: dict) -> dict:
+    "A `bfcl_summary` with the columns none of whose categories ran set to None, for tables that print them as not run."
+    if "run" not in summary: return dict(summary)   # a summary without its record of what ran: leave it as it is
+    return {**summary, **dict.fromkeys(bfcl_columns_not_run(summary))}
 
 # %% ../nbs/09_evaluate.ipynb #498f0d7a
 def expand_bfcl_categories(cats: list[str] | None) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .core import (ConfigError, DataError, atomic_write_json, atomic_write_text, calls_match, load_config, mcnemar_p, paired_flips,
                                read_samples, write_samples)
-from .evaluate import bfcl_columns_not_run, check_eval_settings
+from .evaluate import bfcl_measured, check_eval_settings
 
 # %% auto #0
 __all__ = ['ABLATIONS', 'TEACHER_RATES', 'JUDGE_ACCURACIES', 'EXPERIMENTS', 'QWEN3', 'CPU_EXPERIMENTS', 'SCALES', 'BENCH_COLUMNS',
@@ -177,9 +177,8 @@ def benchmark_scores(run_dir, K: int) -> dict:
     for b, (_, cols) in BENCH_COLUMNS.items():
         r = _json(Path(run_dir)/f"iter_{K}"/f"{b}.json")
         if not isinstance(r, dict) or not isinstance(r.get("summary"), dict): continue
-        s = r["summary"]
-        gone = bfcl_columns_not_run(s) if b == "bfcl" and "run" in s else []   # BFCL reads them 0; they were not run
-        out[b] = {**{c: None if c in gone else s.get(c) for c in cols}, "limit": r.get("limit"), "categories": len(s.get("run") or [])}
+        s = bfcl_measured(r["summary"]) if b == "bfcl" else r["summary"]   # BFCL reads unrun columns 0; they were not run
+        out[b] = {**{c: s.get(c) for c in cols}, "limit": r.get("limit"), "categories": len(s.get("run") or [])}
     return out
 
 # %% ../nbs/12_experiments.ipynb #18eb95bf

@@ -10,6 +10,7 @@ import argparse, json, re
 from pathlib import Path
 
 from .core import ConfigError, DataError, atomic_write_text
+from .evaluate import bfcl_measured
 
 # %% auto #0
 __all__ = ['RESULT_FILES', 'PAPER_BFCL', 'BFCL_COLUMNS', 'SITUATIONS', 'save_figure', 'line_chart', 'grouped_bars', 'heatmap',
@@ -134,15 +135,16 @@ def bfcl_section(stages: list[dict], fig_dir: Path) -> tuple[str, list[str]]:
     "The BFCL part of the report (markdown) and the figures it drew."
     st = [s for s in stages if s["bfcl"]]
     if not st: return "## BFCL v3\n\nNot measured in this run (`looptool eval --bench bfcl --out <stage folder>`).\n", []
-    rows = [[s["label"]] + [_f(s["bfcl"]["summary"].get(k)) for k, _ in BFCL_COLUMNS]
-            + [f"{len(s['bfcl']['summary']['run'])}/17", str(s["bfcl"].get("limit") or "all")] for s in st]
+    summ = [bfcl_measured(s["bfcl"]["summary"]) for s in st]   # a column none of whose categories ran: a dash, not BFCL's 0
+    rows = [[s["label"]] + [_f(m.get(k)) for k, _ in BFCL_COLUMNS]
+            + [f"{len(s['bfcl']['summary']['run'])}/17", str(s["bfcl"].get("limit") or "all")] for s, m in zip(st, summ)]
     rows += [[k] + [f"{v:.2f}" for v in vals] + ["17/17", "all"] for k, vals in PAPER_BFCL.items()]
-    md = ["## BFCL v3", "", "Accuracy (%), columns as in the paper's Table 1. Categories not run count 0 in Overall, as on the leaderboard.", "",
+    md = ["## BFCL v3", "", "Accuracy (%), columns as in the paper's Table 1. A dash: none of the column's categories was run. "
+          "Categories not run count 0 in Overall, as on the leaderboard.", "",
           _table(["stage"] + [h for _, h in BFCL_COLUMNS] + ["categories run", "limit per category"], rows), ""]
     for s in st:
         nr = s["bfcl"]["summary"].get("not_run") or []
         if nr: md.append(f"- {s['label']}: not run: {', '.join(nr)}.")
-    cats = [c for c in s["bfcl"]["categories"]] if (s := st[-1]) else []
     allc = list(dict.fromkeys(c for s in st for c in s["bfcl"]["categories"]))
     md += ["", "Per category (%; n = entries evaluated):", "",
            _table(["category"] + [s["label"] for s in st],
@@ -151,7 +153,7 @@ def bfcl_section(stages: list[dict], fig_dir: Path) -> tuple[str, list[str]]:
     figs = []
     if len(st) > 1:
         line_chart(fig_dir/"bfcl_iterations.png", [s["label"] for s in st],
-                   {h: [s["bfcl"]["summary"].get(k) for s in st] for k, h in BFCL_COLUMNS}, "BFCL v3 over the iterations")
+                   {h: [m.get(k) for m in summ] for k, h in BFCL_COLUMNS}, "BFCL v3 over the iterations")
         figs.append("bfcl_iterations.png")
     grouped_bars(fig_dir/"bfcl_categories.png", allc, {s["label"]: [s["bfcl"]["categories"].get(c, {}).get("accuracy") for c in allc] for s in st},
                  "BFCL v3 per category")
